@@ -1,0 +1,122 @@
+use crate::{CloudEvent, KafkaConfig, KafkaError, TraceContext};
+use rdkafka::{
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
+use std::time::Duration;
+
+/// Idempotent producer (enable.idempotence, acks=all): a retried send never duplicates or
+/// reorders records within a partition.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+}
+
+/// A record to send. Headers are written in order.
+#[derive(Debug, Clone)]
+pub struct OutgoingRecord<'a> {
+    pub topic: &'a str,
+    pub key: &'a [u8],
+    pub payload: &'a [u8],
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl<'a> OutgoingRecord<'a> {
+    pub fn new(topic: &'a str, key: &'a [u8], payload: &'a [u8]) -> Self {
+        Self {
+            topic,
+            key,
+            payload,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds CloudEvents binary-mode headers and a `traceparent` continuing `trace` (a new
+    /// trace when there is none).
+    pub fn event(mut self, ce: &CloudEvent, trace: Option<&TraceContext>) -> Self {
+        self.headers.extend(ce.to_headers());
+        let next = trace
+            .map(TraceContext::child)
+            .unwrap_or_else(TraceContext::new_root);
+        self.headers
+            .push(("traceparent".into(), next.to_header().into_bytes()));
+        self
+    }
+
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((key.into(), value.into()));
+        self
+    }
+}
+
+impl Producer {
+    pub fn new(cfg: &KafkaConfig) -> Result<Self, KafkaError> {
+        let mut client = cfg.client_config()?;
+        client
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", cfg.linger_ms.to_string())
+            .set("message.timeout.ms", "60000");
+        Ok(Self {
+            inner: client.create()?,
+        })
+    }
+
+    /// Sends one record and waits for the broker's acknowledgement.
+    /// Returns (partition, offset).
+    pub async fn send(&self, rec: OutgoingRecord<'_>) -> Result<(i32, i64), KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(rec.headers.len());
+        for (k, v) in &rec.headers {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v.as_slice()),
+            });
+        }
+        let record = FutureRecord::to(rec.topic)
+            .key(rec.key)
+            .payload(rec.payload)
+            .headers(headers);
+        // The queue-full wait is bounded; delivery itself is bounded by message.timeout.ms.
+        self.inner
+            .send(record, Timeout::After(Duration::from_secs(30)))
+            .await
+            .map(|d| (d.partition, d.offset))
+            .map_err(|(e, _)| KafkaError::Client(e))
+    }
+
+    /// Sends a record with its headers as they are (used by the dead-letter writer and replay).
+    pub(crate) async fn send_raw(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[(String, Option<Vec<u8>>)],
+    ) -> Result<(i32, i64), KafkaError> {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+        for (k, v) in headers {
+            owned = owned.insert(Header {
+                key: k,
+                value: v.as_deref(),
+            });
+        }
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(owned);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        self.inner
+            .send(record, Timeout::After(Duration::from_secs(30)))
+            .await
+            .map(|d| (d.partition, d.offset))
+            .map_err(|(e, _)| KafkaError::Client(e))
+    }
+
+    /// Waits until every queued record is delivered (used at shutdown).
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        use rdkafka::producer::Producer as _;
+        self.inner.flush(timeout).map_err(KafkaError::Client)
+    }
+}
