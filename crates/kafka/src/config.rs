@@ -113,59 +113,67 @@ impl Default for RetryPolicy {
     }
 }
 
-/// One consumer loop: what it reads, as which group, and how it treats failures.
+/// One consumer loop: what it reads, as which group, and how it treats failures. Every field
+/// has a default so a config file can override one setting alone; services fill an empty
+/// group, topic list or stage with their own defaults.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ConsumerConfig {
     pub group_id: String,
     pub topics: Vec<String>,
     /// Pipeline stage name, recorded on dead letters (`dlq.<stage>.v1`).
     pub stage: String,
     /// Dead-letter topic; defaults to `dlq.<stage>.v1`.
-    #[serde(default)]
     pub dlq_topic: Option<String>,
     /// Number of lanes: different keys run concurrently on up to this many lanes; one key
     /// always maps to the same lane, so its records stay in order.
-    #[serde(default = "ConsumerConfig::default_concurrency")]
     pub concurrency: usize,
     /// Records buffered per lane before the loop stops fetching (backpressure).
-    #[serde(default = "ConsumerConfig::default_lane_capacity")]
     pub lane_capacity: usize,
-    #[serde(default = "ConsumerConfig::default_commit_interval_ms")]
     pub commit_interval_ms: u64,
     /// How long shutdown waits for in-flight records before committing and exiting.
-    #[serde(default = "ConsumerConfig::default_drain_ms")]
     pub drain_timeout_ms: u64,
-    #[serde(default)]
     pub retry: RetryPolicy,
 }
 
-impl ConsumerConfig {
-    const fn default_concurrency() -> usize {
-        8
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            group_id: String::new(),
+            topics: Vec::new(),
+            stage: String::new(),
+            dlq_topic: None,
+            concurrency: 8,
+            lane_capacity: 64,
+            commit_interval_ms: 500,
+            drain_timeout_ms: 10_000,
+            retry: RetryPolicy::default(),
+        }
     }
-    const fn default_lane_capacity() -> usize {
-        64
-    }
-    const fn default_commit_interval_ms() -> u64 {
-        500
-    }
-    const fn default_drain_ms() -> u64 {
-        10_000
-    }
+}
 
+impl ConsumerConfig {
     pub fn new(group_id: impl Into<String>, topics: Vec<String>, stage: impl Into<String>) -> Self {
         Self {
             group_id: group_id.into(),
             topics,
             stage: stage.into(),
-            dlq_topic: None,
-            concurrency: Self::default_concurrency(),
-            lane_capacity: Self::default_lane_capacity(),
-            commit_interval_ms: Self::default_commit_interval_ms(),
-            drain_timeout_ms: Self::default_drain_ms(),
-            retry: RetryPolicy::default(),
+            ..Self::default()
         }
+    }
+
+    /// Fills what the config left empty with the service's defaults.
+    pub fn or_defaults(mut self, group_id: &str, topics: &[String], stage: &str) -> Self {
+        if self.group_id.is_empty() {
+            self.group_id = group_id.to_string();
+        }
+        if self.topics.is_empty() {
+            self.topics = topics.to_vec();
+        }
+        if self.stage.is_empty() {
+            self.stage = stage.to_string();
+        }
+        self
     }
 
     pub fn dlq_topic(&self) -> String {

@@ -1,15 +1,11 @@
 //! The at-least-once loop against a real broker (tansu, or KAFKA_BOOTSTRAP_SERVERS).
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use nopbridge_kafka::{
-    ensure_topics, run_consumer, CancellationToken, ConsumerConfig, ConsumerHandle, Handler,
-    HandlerError, KafkaConfig, OutgoingRecord, Producer, Record, TopicSpec, DLQ_HEADERS,
+    ensure_topics, read_topic, run_consumer, CancellationToken, ConsumerConfig, ConsumerHandle,
+    Handler, HandlerError, KafkaConfig, OutgoingRecord, Producer, Record, TopicSpec, DLQ_HEADERS,
 };
 use nopbridge_testkit::{unique, Broker};
 use parking_lot::Mutex;
-use rdkafka::{
-    consumer::{Consumer, StreamConsumer},
-    ClientConfig, Message,
-};
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 /// Remembers every sequence number handled per key; fails permanently on "poison".
@@ -51,40 +47,6 @@ async fn wait_for(deadline: Duration, mut done: impl FnMut() -> bool) -> Result<
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
-}
-
-async fn read_all(kafka: &KafkaConfig, topic: &str, n: usize) -> Result<Vec<Record>> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("group.id", unique("reader"))
-        .set("auto.offset.reset", "earliest")
-        .create()?;
-    consumer.subscribe(&[topic])?;
-    let mut out = Vec::new();
-    while out.len() < n {
-        let m = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-            .await
-            .context("timed out reading records")??;
-        out.push(Record {
-            topic: m.topic().into(),
-            partition: m.partition(),
-            offset: m.offset(),
-            key: m.key().map(<[u8]>::to_vec),
-            payload: m.payload().map(<[u8]>::to_vec),
-            headers: {
-                use rdkafka::message::Headers;
-                m.headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            },
-            timestamp_ms: None,
-        });
-    }
-    Ok(out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +96,12 @@ async fn permanent_failure_goes_to_dlq_and_the_rest_are_handled_in_key_order() -
         async move { run_consumer(&kafka, cfg, recorder, producer, handle, stop).await }
     });
     wait_for(Duration::from_secs(120), || recorder.total() >= 999).await?;
-    let dead = read_all(&kafka, &dlq, 1).await?;
+    let dead = read_topic(&kafka, &dlq, 1, Duration::from_secs(30)).await?;
+    anyhow::ensure!(
+        dead.len() == 1,
+        "expected one dead letter, found {}",
+        dead.len()
+    );
     let status = handle.status().await;
     stop.cancel();
     run.await??;

@@ -1,8 +1,4 @@
 use crate::TestkitError;
-use rdkafka::{
-    consumer::{BaseConsumer, Consumer},
-    ClientConfig,
-};
 use std::{
     net::TcpListener,
     path::PathBuf,
@@ -103,32 +99,18 @@ impl Broker {
         })
     }
 
-    /// Polls broker metadata until it answers (bounded).
     async fn wait_ready(&self) -> Result<(), TestkitError> {
-        let bootstrap = self.bootstrap.clone();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let b = bootstrap.clone();
-            let ready = tokio::task::spawn_blocking(move || {
-                let consumer: BaseConsumer = ClientConfig::new()
-                    .set("bootstrap.servers", &b)
-                    .create()
-                    .map_err(|e| e.to_string())?;
-                consumer
-                    .fetch_metadata(None, Duration::from_secs(2))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
+        let cfg = nopbridge_kafka::KafkaConfig::new(&self.bootstrap);
+        nopbridge_kafka::wait_until_ready(&cfg, Duration::from_secs(60))
             .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-            match ready {
-                Ok(()) => return Ok(()),
-                Err(reason) if std::time::Instant::now() > deadline => {
-                    return Err(TestkitError::BrokerNotReady { bootstrap, reason })
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
+            .map_err(|e| TestkitError::BrokerNotReady {
+                bootstrap: self.bootstrap.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    pub fn kafka_config(&self) -> nopbridge_kafka::KafkaConfig {
+        nopbridge_kafka::KafkaConfig::new(&self.bootstrap)
     }
 }
 

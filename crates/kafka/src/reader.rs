@@ -1,0 +1,60 @@
+//! Plain reads for tools and tests: a topic from the beginning, and broker readiness.
+use crate::{KafkaConfig, KafkaError, Record};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use std::time::Duration;
+
+/// Reads up to `max` records of `topic` from the beginning, as a throwaway group that commits
+/// nothing; stops early when nothing arrives for `idle`.
+pub async fn read_topic(
+    cfg: &KafkaConfig,
+    topic: &str,
+    max: usize,
+    idle: Duration,
+) -> Result<Vec<Record>, KafkaError> {
+    let mut client = cfg.client_config()?;
+    client
+        .set(
+            "group.id",
+            format!("nopbridge-reader-{}", rand::random::<u64>()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: StreamConsumer = client.create()?;
+    consumer.subscribe(&[topic])?;
+    let mut out = Vec::new();
+    while out.len() < max {
+        match tokio::time::timeout(idle, consumer.recv()).await {
+            Ok(Ok(m)) => out.push(Record::from_message(&m)),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Waits until the broker answers a metadata request, up to `deadline`.
+pub async fn wait_until_ready(cfg: &KafkaConfig, deadline: Duration) -> Result<(), KafkaError> {
+    let client = cfg.client_config()?;
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        let c = client.clone();
+        let attempt = tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = c.create()?;
+            consumer
+                .fetch_metadata(None, Duration::from_secs(2))
+                .map(|_| ())
+        })
+        .await;
+        match attempt {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) if tokio::time::Instant::now() > end => return Err(e.into()),
+            _ if tokio::time::Instant::now() > end => {
+                return Err(KafkaError::Config {
+                    key: "bootstrap_servers".into(),
+                    reason: "broker not ready".into(),
+                })
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The control API every service serves: status, pause and resume.
+use chrono::{DateTime, Utc};
+use nopbridge_kafka::ConsumerHandle;
+use nopbridge_proto::control::v1::{
+    control_server::Control, ConnectorHealth, ErrorCounts, PartitionLag, PauseRequest,
+    PauseResponse, Progress, ResumeRequest, ResumeResponse, StatusRequest, StatusResponse,
+    Throughput,
+};
+use parking_lot::RwLock;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+use tonic::{Request, Response, Status};
+
+/// Shared state behind the control API; services update connector health and progress.
+#[derive(Clone)]
+pub struct ControlState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: String,
+    started_at: DateTime<Utc>,
+    consumers: Vec<ConsumerHandle>,
+    connectors: RwLock<BTreeMap<String, ConnectorHealth>>,
+    progress: RwLock<BTreeMap<String, Progress>>,
+    paused_connections: RwLock<BTreeSet<String>>,
+}
+
+impl ControlState {
+    pub fn new(service: impl Into<String>, consumers: Vec<ConsumerHandle>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                service: service.into(),
+                started_at: Utc::now(),
+                consumers,
+                connectors: RwLock::default(),
+                progress: RwLock::default(),
+                paused_connections: RwLock::default(),
+            }),
+        }
+    }
+
+    pub fn set_connector_health(&self, health: ConnectorHealth) {
+        self.inner
+            .connectors
+            .write()
+            .insert(health.connection_id.clone(), health);
+    }
+
+    pub fn set_progress(&self, progress: Progress) {
+        self.inner
+            .progress
+            .write()
+            .insert(progress.name.clone(), progress);
+    }
+
+    /// Whether work for one connection is paused (checked by connection-aware handlers).
+    pub fn is_connection_paused(&self, connection_id: &str) -> bool {
+        self.inner.paused_connections.read().contains(connection_id)
+    }
+
+    fn service_paused(&self) -> bool {
+        !self.inner.consumers.is_empty()
+            && self.inner.consumers.iter().all(ConsumerHandle::is_paused)
+    }
+
+    pub async fn status(&self) -> StatusResponse {
+        let mut resp = StatusResponse {
+            service: self.inner.service.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: Some(timestamp(self.inner.started_at)),
+            paused: self.service_paused(),
+            ..Default::default()
+        };
+        let mut throughput = Throughput::default();
+        let mut errors = ErrorCounts::default();
+        let mut groups = Vec::new();
+        for c in &self.inner.consumers {
+            let s = c.status().await;
+            groups.push(s.group_id.clone());
+            throughput.records_total += s.records_total;
+            throughput.records_per_second += s.records_per_second;
+            errors.transient += s.transient_errors;
+            errors.dead_lettered += s.dead_lettered;
+            resp.lag.extend(s.lag.into_iter().map(|l| PartitionLag {
+                topic: l.topic,
+                partition: l.partition,
+                committed_offset: l.committed_offset,
+                high_watermark: l.high_watermark,
+                lag: l.lag,
+            }));
+        }
+        resp.consumer_group = groups.join(",");
+        resp.throughput = Some(throughput);
+        resp.errors = Some(errors);
+        let paused = self.inner.paused_connections.read().clone();
+        resp.connectors = self
+            .inner
+            .connectors
+            .read()
+            .values()
+            .cloned()
+            .map(|mut h| {
+                h.paused = paused.contains(&h.connection_id);
+                h
+            })
+            .collect();
+        resp.progress = self.inner.progress.read().values().cloned().collect();
+        resp
+    }
+}
+
+pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+#[tonic::async_trait]
+impl Control for ControlState {
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        Ok(Response::new(ControlState::status(self).await))
+    }
+
+    async fn pause(&self, req: Request<PauseRequest>) -> Result<Response<PauseResponse>, Status> {
+        let id = req.into_inner().connection_id;
+        if id.is_empty() {
+            self.inner.consumers.iter().for_each(ConsumerHandle::pause);
+        } else {
+            self.inner.paused_connections.write().insert(id);
+        }
+        Ok(Response::new(PauseResponse { paused: true }))
+    }
+
+    async fn resume(
+        &self,
+        req: Request<ResumeRequest>,
+    ) -> Result<Response<ResumeResponse>, Status> {
+        let id = req.into_inner().connection_id;
+        if id.is_empty() {
+            self.inner.consumers.iter().for_each(ConsumerHandle::resume);
+        } else {
+            self.inner.paused_connections.write().remove(&id);
+        }
+        Ok(Response::new(ResumeResponse { paused: false }))
+    }
+}

@@ -1,0 +1,114 @@
+//! The skeleton every service runs: make sure its topics exist, serve gRPC, run its consumer
+//! loop, and on SIGTERM stop fetching, finish in-flight work, commit and exit within a deadline.
+use crate::{
+    config::{GrpcConfig, ServiceConfig},
+    grpc, ControlState,
+};
+use nopbridge_kafka::{
+    ensure_topics, run_consumer, ConsumerConfig, ConsumerHandle, Handler, KafkaConfig, KafkaError,
+    Producer, TopicSpec,
+};
+use std::{sync::Arc, time::Duration};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Grpc(#[from] grpc::GrpcError),
+    #[error("descriptor set: {0}")]
+    Descriptors(#[from] prost_reflect::DescriptorError),
+    #[error("shutdown deadline of {0:?} passed with work unfinished")]
+    Deadline(Duration),
+}
+
+/// What a service brings to the skeleton.
+pub struct ServiceParts<H> {
+    pub name: &'static str,
+    pub kafka: KafkaConfig,
+    pub grpc: GrpcConfig,
+    pub consumer: ConsumerConfig,
+    /// Topics created at start when missing (its inputs, outputs and DLQ).
+    pub topics: Vec<TopicSpec>,
+    pub handler: Arc<H>,
+    pub shutdown_deadline: Duration,
+}
+
+impl<H> ServiceParts<H> {
+    /// Takes the shared sections of a service config; the consumer's group, topics and stage
+    /// default to `nopbridge-<name>`, `inputs` and the service's stage.
+    pub fn from_config<S>(
+        name: &'static str,
+        stage: &str,
+        inputs: &[String],
+        cfg: ServiceConfig<S>,
+        handler: Arc<H>,
+    ) -> Self {
+        let consumer = cfg
+            .consumer
+            .or_defaults(&format!("nopbridge-{name}"), inputs, stage);
+        let mut topics: Vec<TopicSpec> = consumer
+            .topics
+            .iter()
+            .map(|t| TopicSpec::new(t, 3))
+            .collect();
+        topics.push(TopicSpec::new(consumer.dlq_topic(), 1));
+        Self {
+            name,
+            kafka: cfg.kafka,
+            grpc: cfg.grpc,
+            consumer,
+            topics,
+            handler,
+            shutdown_deadline: Duration::from_millis(cfg.shutdown_deadline_ms),
+        }
+    }
+}
+
+pub async fn run<H: Handler>(
+    parts: ServiceParts<H>,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
+    ensure_topics(&parts.kafka, &parts.topics).await?;
+    let producer = Producer::new(&parts.kafka)?;
+    let handle = ConsumerHandle::new(&parts.consumer.group_id);
+    let control = ControlState::new(parts.name, vec![handle.clone()]);
+    let listener = grpc::bind(parts.grpc.listen).await?;
+    let grpc_task = tokio::spawn(grpc::serve(listener, control, shutdown.clone()));
+    let consumer = run_consumer(
+        &parts.kafka,
+        parts.consumer,
+        parts.handler,
+        producer.clone(),
+        handle,
+        shutdown.clone(),
+    );
+    info!(service = parts.name, "started");
+
+    let deadline = parts.shutdown_deadline;
+    let stopped = async {
+        let consumed = consumer.await;
+        let served = grpc_task.await.unwrap_or(Ok(()));
+        consumed?;
+        served?;
+        Ok::<(), ServiceError>(())
+    };
+    tokio::pin!(stopped);
+    // Run until the loop ends by itself or a signal arrives; then give it the deadline.
+    tokio::select! {
+        r = &mut stopped => return r,
+        _ = shutdown.cancelled() => info!(service = parts.name, ?deadline, "stopping"),
+    }
+    let result = match tokio::time::timeout(deadline, &mut stopped).await {
+        Ok(r) => r,
+        Err(_) => Err(ServiceError::Deadline(deadline)),
+    };
+    if let Err(e) = producer.flush(Duration::from_secs(5)) {
+        warn!(error = %e, "producer flush at shutdown");
+    }
+    info!(service = parts.name, "stopped");
+    result
+}
