@@ -46,11 +46,11 @@ fn order_payload() -> Vec<u8> {
     order.encode_to_vec()
 }
 
-struct Noop(AtomicU64, Instant, parking_lot::Mutex<Option<Instant>>);
+struct Noop(AtomicU64, parking_lot::Mutex<Option<Instant>>);
 
 impl Handler for Noop {
     async fn handle(&self, _: &Record) -> Result<(), HandlerError> {
-        self.2.lock().get_or_insert_with(Instant::now);
+        self.1.lock().get_or_insert_with(Instant::now);
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -137,7 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while noop.0.load(Ordering::Relaxed) < n {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let looped = noop.2.lock().map(|f| f.elapsed()).unwrap_or_default();
+    let looped = noop.1.lock().map(|f| f.elapsed()).unwrap_or_default();
     stop.cancel();
     run.await??;
 

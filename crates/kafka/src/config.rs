@@ -13,6 +13,11 @@ pub struct KafkaConfig {
     /// 5-20 ms suits a real Kafka cluster.
     #[serde(default)]
     pub linger_ms: u32,
+    /// Most records per produce batch. 1 for tansu 0.6, whose fetch returns nothing when
+    /// asked for an offset inside a multi-record batch, so a consumer restarting from a
+    /// committed offset mid-batch would stall; 10000 (librdkafka's default) for real Kafka.
+    #[serde(default = "KafkaConfig::default_batch_records")]
+    pub batch_records: u32,
     /// Extra librdkafka properties (for example security.protocol, sasl.*). Keys that the
     /// typed settings above or the delivery guarantees depend on are rejected.
     #[serde(default)]
@@ -27,6 +32,7 @@ const RESERVED: &[&str] = &[
     "enable.auto.commit",
     "enable.auto.offset.store",
     "linger.ms",
+    "batch.num.messages",
     "group.id",
 ];
 
@@ -35,8 +41,13 @@ impl KafkaConfig {
         Self {
             bootstrap_servers: bootstrap_servers.into(),
             linger_ms: 0,
+            batch_records: Self::default_batch_records(),
             librdkafka: BTreeMap::new(),
         }
+    }
+
+    const fn default_batch_records() -> u32 {
+        1
     }
 
     pub(crate) fn client_config(&self) -> Result<ClientConfig, KafkaError> {
@@ -61,6 +72,7 @@ impl fmt::Debug for KafkaConfig {
         f.debug_struct("KafkaConfig")
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("linger_ms", &self.linger_ms)
+            .field("batch_records", &self.batch_records)
             .field(
                 "librdkafka_keys",
                 &self.librdkafka.keys().collect::<Vec<_>>(),

@@ -57,6 +57,7 @@ impl Producer {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", cfg.linger_ms.to_string())
+            .set("batch.num.messages", cfg.batch_records.max(1).to_string())
             .set("message.timeout.ms", "60000");
         Ok(Self {
             inner: client.create()?,

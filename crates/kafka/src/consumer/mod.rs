@@ -178,12 +178,17 @@ impl ConsumerContext for LoopContext {
         if let Rebalance::Revoke(revoked) = rebalance {
             // Commit what is done before the partitions move; records still in flight will be
             // delivered again to the new owner (at-least-once), and their late completions
-            // here are ignored.
-            let mut tracker = self.tracker.lock();
-            commit(consumer, tracker.take_commits(), CommitMode::Sync);
-            for e in revoked.elements() {
-                tracker.revoke(&(e.topic().to_string(), e.partition()));
-            }
+            // here are ignored. The commit is asynchronous: this callback runs inside the
+            // poll, and a broker that is slow to answer mid-rebalance must not stall the loop.
+            let done = {
+                let mut tracker = self.tracker.lock();
+                let done = tracker.take_commits();
+                for e in revoked.elements() {
+                    tracker.revoke(&(e.topic().to_string(), e.partition()));
+                }
+                done
+            };
+            commit(consumer, done, CommitMode::Async);
             info!(partitions = revoked.count(), "partitions revoked");
         }
     }
@@ -288,7 +293,10 @@ pub async fn run_consumer<H: Handler>(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
-            _ = tick.tick() => commit(consumer.as_ref(), handle.inner.tracker.lock().take_commits(), CommitMode::Async),
+            _ = tick.tick() => {
+                let done = handle.inner.tracker.lock().take_commits();
+                commit(consumer.as_ref(), done, CommitMode::Async);
+            }
             changed = paused_rx.changed() => {
                 if changed.is_err() { break; }
                 let want = *paused_rx.borrow_and_update();
@@ -322,11 +330,8 @@ pub async fn run_consumer<H: Handler>(
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
-    commit(
-        consumer.as_ref(),
-        handle.inner.tracker.lock().take_commits(),
-        CommitMode::Sync,
-    );
+    let done = handle.inner.tracker.lock().take_commits();
+    commit(consumer.as_ref(), done, CommitMode::Sync);
     consumer.unsubscribe();
     handle.inner.consumer.lock().take();
     drop(consumer);
