@@ -12,6 +12,7 @@ const FILES: &[&str] = &[
     "nopbridge/events/v1/return_request.proto",
     "nopbridge/control/v1/control.proto",
     "nopbridge/commands/v1/commands.proto",
+    "nopbridge/commands/v1/results.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -9,6 +9,15 @@ pub mod events {
     }
 }
 
+/// Accounting commands (topics `sink.<target>.commands.v1`) and their results
+/// (`sink.results.v1`), package `nopbridge.commands.v1`.
+pub mod commands {
+    pub mod v1 {
+        #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+        tonic::include_proto!("nopbridge.commands.v1");
+    }
+}
+
 /// Control API, package `nopbridge.control.v1`.
 pub mod control {
     pub mod v1 {
