@@ -231,3 +231,62 @@ fn secrets_are_never_printed() -> Result<()> {
     assert!(!all.contains("s3cr3t-value-xyz"), "secret leaked: {all}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_requires_the_configured_token_but_health_stays_open() -> Result<()> {
+    let broker = Broker::start().await?;
+    let port = free_port()?;
+    let mut cmd = service("reconciler");
+    cmd.env("NOPBRIDGE_KAFKA__BOOTSTRAP_SERVERS", broker.bootstrap())
+        .env("NOPBRIDGE_GRPC__LISTEN", format!("127.0.0.1:{port}"))
+        .env("NOPBRIDGE_GRPC__AUTH_TOKEN", "t0ken-abc")
+        .env("NOPBRIDGE_CONSUMER__GROUP_ID", unique("reconciler"))
+        .stdin(Stdio::null());
+    let mut child = cmd.spawn()?;
+    let ch = connect(port, &mut child).await?;
+
+    let health = HealthClient::new(ch.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?;
+    assert_eq!(health.into_inner().status(), ServingStatus::Serving);
+
+    let mut control = ControlClient::new(ch.clone());
+    let denied = control
+        .status(StatusRequest {})
+        .await
+        .err()
+        .context("status without a token was allowed")?;
+    assert_eq!(denied.code(), tonic::Code::Unauthenticated);
+    assert!(denied.message().contains("Bearer"), "{}", denied.message());
+
+    let mut req = tonic::Request::new(StatusRequest {});
+    req.metadata_mut()
+        .insert("authorization", "Bearer wrong".parse()?);
+    assert_eq!(
+        control.status(req).await.err().map(|e| e.code()),
+        Some(tonic::Code::Unauthenticated)
+    );
+
+    let mut req = tonic::Request::new(StatusRequest {});
+    req.metadata_mut()
+        .insert("authorization", "Bearer t0ken-abc".parse()?);
+    assert_eq!(
+        control.status(req).await?.into_inner().service,
+        "reconciler"
+    );
+
+    // The reconciler has nothing to reload: said plainly, not a silent success.
+    let mut req = tonic::Request::new(nopbridge_proto::control::v1::ReloadRequest {});
+    req.metadata_mut()
+        .insert("authorization", "Bearer t0ken-abc".parse()?);
+    assert_eq!(
+        control.reload(req).await.err().map(|e| e.code()),
+        Some(tonic::Code::Unimplemented)
+    );
+
+    let exit = sigterm_and_wait(child, Duration::from_secs(30))?;
+    assert!(exit.success());
+    Ok(())
+}

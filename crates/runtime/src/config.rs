@@ -94,6 +94,10 @@ pub fn require_secret(key: &str, value: &secrecy::SecretString) -> Result<(), Co
 pub struct GrpcConfig {
     #[serde(default = "GrpcConfig::default_listen")]
     pub listen: SocketAddr,
+    /// When set, Control calls must send `authorization: Bearer <token>`; health and
+    /// reflection stay open for probes.
+    #[serde(default)]
+    pub auth_token: Option<secrecy::SecretString>,
 }
 
 impl GrpcConfig {
@@ -106,6 +110,7 @@ impl Default for GrpcConfig {
     fn default() -> Self {
         Self {
             listen: Self::default_listen(),
+            auth_token: None,
         }
     }
 }

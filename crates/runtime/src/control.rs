@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 use nopbridge_kafka::ConsumerHandle;
 use nopbridge_proto::control::v1::{
     control_server::Control, ConnectorHealth, ErrorCounts, PartitionLag, PauseRequest,
-    PauseResponse, Progress, ResumeRequest, ResumeResponse, StatusRequest, StatusResponse,
-    Throughput,
+    PauseResponse, Progress, ReloadRequest, ReloadResponse, ResumeRequest, ResumeResponse,
+    StatusRequest, StatusResponse, Throughput,
 };
 use parking_lot::RwLock;
 use std::{
@@ -22,24 +22,38 @@ pub struct ControlState {
 struct Inner {
     service: String,
     started_at: DateTime<Utc>,
-    consumers: Vec<ConsumerHandle>,
+    consumers: RwLock<Vec<ConsumerHandle>>,
     connectors: RwLock<BTreeMap<String, ConnectorHealth>>,
     progress: RwLock<BTreeMap<String, Progress>>,
     paused_connections: RwLock<BTreeSet<String>>,
+    reload: RwLock<Option<ReloadHook>>,
 }
 
+/// Re-reads a service's reloadable configuration: Ok(what was loaded) or Err(why refused).
+pub type ReloadHook = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+
 impl ControlState {
-    pub fn new(service: impl Into<String>, consumers: Vec<ConsumerHandle>) -> Self {
+    /// State for `service`; its consumer loops are added with [`ControlState::add_consumer`].
+    pub fn new(service: impl Into<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 service: service.into(),
                 started_at: Utc::now(),
-                consumers,
+                consumers: RwLock::default(),
                 connectors: RwLock::default(),
                 progress: RwLock::default(),
                 paused_connections: RwLock::default(),
+                reload: RwLock::default(),
             }),
         }
+    }
+
+    pub fn add_consumer(&self, handle: ConsumerHandle) {
+        self.inner.consumers.write().push(handle);
+    }
+
+    fn consumers(&self) -> Vec<ConsumerHandle> {
+        self.inner.consumers.read().clone()
     }
 
     pub fn set_connector_health(&self, health: ConnectorHealth) {
@@ -56,14 +70,19 @@ impl ControlState {
             .insert(progress.name.clone(), progress);
     }
 
+    /// Installs what `Reload` runs; services without reloadable config leave it unset.
+    pub fn on_reload(&self, hook: ReloadHook) {
+        *self.inner.reload.write() = Some(hook);
+    }
+
     /// Whether work for one connection is paused (checked by connection-aware handlers).
     pub fn is_connection_paused(&self, connection_id: &str) -> bool {
         self.inner.paused_connections.read().contains(connection_id)
     }
 
     fn service_paused(&self) -> bool {
-        !self.inner.consumers.is_empty()
-            && self.inner.consumers.iter().all(ConsumerHandle::is_paused)
+        let consumers = self.consumers();
+        !consumers.is_empty() && consumers.iter().all(ConsumerHandle::is_paused)
     }
 
     pub async fn status(&self) -> StatusResponse {
@@ -77,7 +96,7 @@ impl ControlState {
         let mut throughput = Throughput::default();
         let mut errors = ErrorCounts::default();
         let mut groups = Vec::new();
-        for c in &self.inner.consumers {
+        for c in &self.consumers() {
             let s = c.status().await;
             groups.push(s.group_id.clone());
             throughput.records_total += s.records_total;
@@ -128,7 +147,7 @@ impl Control for ControlState {
     async fn pause(&self, req: Request<PauseRequest>) -> Result<Response<PauseResponse>, Status> {
         let id = req.into_inner().connection_id;
         if id.is_empty() {
-            self.inner.consumers.iter().for_each(ConsumerHandle::pause);
+            self.consumers().iter().for_each(ConsumerHandle::pause);
         } else {
             self.inner.paused_connections.write().insert(id);
         }
@@ -141,10 +160,31 @@ impl Control for ControlState {
     ) -> Result<Response<ResumeResponse>, Status> {
         let id = req.into_inner().connection_id;
         if id.is_empty() {
-            self.inner.consumers.iter().for_each(ConsumerHandle::resume);
+            self.consumers().iter().for_each(ConsumerHandle::resume);
         } else {
             self.inner.paused_connections.write().remove(&id);
         }
         Ok(Response::new(ResumeResponse { paused: false }))
+    }
+
+    async fn reload(&self, _: Request<ReloadRequest>) -> Result<Response<ReloadResponse>, Status> {
+        let hook = self.inner.reload.read().clone();
+        let Some(hook) = hook else {
+            return Err(Status::unimplemented(format!(
+                "{} has no reloadable configuration",
+                self.inner.service
+            )));
+        };
+        let resp = match hook() {
+            Ok(message) => ReloadResponse {
+                reloaded: true,
+                message,
+            },
+            Err(message) => ReloadResponse {
+                reloaded: false,
+                message,
+            },
+        };
+        Ok(Response::new(resp))
     }
 }

@@ -2,11 +2,39 @@
 //! (v1 and v1alpha) over every nopbridge proto, and the control API.
 use crate::ControlState;
 use nopbridge_proto::control::v1::control_server::ControlServer;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::{Request, Status};
 use tracing::info;
+
+/// Checks `authorization: Bearer <token>` when a token is configured.
+fn bearer(
+    token: Option<SecretString>,
+) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone {
+    move |req: Request<()>| {
+        let Some(expected) = &token else {
+            return Ok(req);
+        };
+        let given = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(g) if constant_time_eq(g.as_bytes(), expected.expose_secret().as_bytes()) => Ok(req),
+            _ => Err(Status::unauthenticated(
+                "control API token missing or wrong: send metadata `authorization: Bearer <token>` (grpc.auth_token)",
+            )),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 #[derive(Debug, Error)]
 pub enum GrpcError {
@@ -32,6 +60,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, GrpcError> {
 pub async fn serve(
     listener: TcpListener,
     control: ControlState,
+    auth_token: Option<SecretString>,
     shutdown: CancellationToken,
 ) -> Result<(), GrpcError> {
     let addr = listener.local_addr().map_err(|source| GrpcError::Bind {
@@ -60,7 +89,7 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ControlServer::new(control))
+        .add_service(ControlServer::with_interceptor(control, bearer(auth_token)))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown.cancelled_owned(),

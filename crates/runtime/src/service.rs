@@ -35,6 +35,9 @@ pub struct ServiceParts<H> {
     pub topics: Vec<TopicSpec>,
     pub handler: Arc<H>,
     pub shutdown_deadline: Duration,
+    /// Served as the control API; services keep a clone to report connector health,
+    /// progress, or to install a reload hook.
+    pub control: ControlState,
 }
 
 impl<H> ServiceParts<H> {
@@ -64,7 +67,14 @@ impl<H> ServiceParts<H> {
             topics,
             handler,
             shutdown_deadline: Duration::from_millis(cfg.shutdown_deadline_ms),
+            control: ControlState::new(name),
         }
+    }
+
+    /// Uses a control state the service made beforehand (to share it with its handler).
+    pub fn with_control(mut self, control: ControlState) -> Self {
+        self.control = control;
+        self
     }
 }
 
@@ -75,9 +85,15 @@ pub async fn run<H: Handler>(
     ensure_topics(&parts.kafka, &parts.topics).await?;
     let producer = Producer::new(&parts.kafka)?;
     let handle = ConsumerHandle::new(&parts.consumer.group_id);
-    let control = ControlState::new(parts.name, vec![handle.clone()]);
+    let control = parts.control.clone();
+    control.add_consumer(handle.clone());
     let listener = grpc::bind(parts.grpc.listen).await?;
-    let grpc_task = tokio::spawn(grpc::serve(listener, control, shutdown.clone()));
+    let grpc_task = tokio::spawn(grpc::serve(
+        listener,
+        control,
+        parts.grpc.auth_token.clone(),
+        shutdown.clone(),
+    ));
     let consumer = run_consumer(
         &parts.kafka,
         parts.consumer,
