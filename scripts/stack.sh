@@ -79,8 +79,19 @@ cmd_test() {
   log "tests";  cargo nextest run --workspace --no-fail-fast
 }
 
+# demo_database: the reconciler's ledger database on the local PostgreSQL, created if missing.
+demo_database() {
+  local admin="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  if ! psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'nopbridge'" | grep -q 1; then
+    log "creating database nopbridge"
+    psql "$admin" -qc "CREATE DATABASE nopbridge"
+  fi
+  echo "${admin%/*}/nopbridge"
+}
+
 cmd_demo() {
   install_tools
+  ensure_postgres
   cd "$ROOT"
   log "building (release)"
   cargo build --release --workspace --bins
@@ -90,10 +101,15 @@ cmd_demo() {
   "$bin/nopbridge-topics" --bootstrap "$KAFKA_BOOTSTRAP_SERVERS"
   export NOPBRIDGE_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS"
   export NOPBRIDGE_TELEMETRY__LOG_FORMAT=text
-  export NOPBRIDGE_SERVICE__WEBHOOK_SECRET="${NOPBRIDGE_SERVICE__WEBHOOK_SECRET:-demo-webhook-secret}"
+  local ledger_url; ledger_url="$(demo_database)"
   local port=50051
   for svc in ingest transform connector-sink reconciler; do
     log "starting $svc (gRPC 127.0.0.1:$port)"
+    case "$svc" in
+      ingest) export NOPBRIDGE_SERVICE__WEBHOOK_SECRET="${NOPBRIDGE_SERVICE__WEBHOOK_SECRET:-demo-webhook-secret}" ;;
+      reconciler) export NOPBRIDGE_SERVICE__DATABASE_URL="$ledger_url" ;;
+      *) unset NOPBRIDGE_SERVICE__WEBHOOK_SECRET NOPBRIDGE_SERVICE__DATABASE_URL ;;
+    esac
     NOPBRIDGE_GRPC__LISTEN="127.0.0.1:$port" "$bin/nopbridge-$svc" >"$STACK_DIR/$svc.log" 2>&1 &
     PIDS+=("$!")
     port=$((port + 1))

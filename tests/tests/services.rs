@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use nopbridge_proto::control::v1::{
     control_client::ControlClient, PauseRequest, ResumeRequest, StatusRequest,
 };
-use nopbridge_testkit::{unique, Broker};
+use nopbridge_testkit::{unique, Broker, TestDb};
 use std::{
     net::TcpListener,
     process::{Child, Command, Output, Stdio},
@@ -92,6 +92,7 @@ fn sigterm_and_wait(mut child: Child, within: Duration) -> Result<std::process::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_serves_health_reflection_status_and_stops_on_sigterm() -> Result<()> {
     let broker = Broker::start().await?;
+    let db = TestDb::create().await?;
     for name in SERVICES {
         let port = free_port()?;
         let group = unique(name);
@@ -102,6 +103,9 @@ async fn each_service_serves_health_reflection_status_and_stops_on_sigterm() -> 
             .stdin(Stdio::null());
         if name == "ingest" {
             cmd.env("NOPBRIDGE_SERVICE__WEBHOOK_SECRET", "test-secret");
+        }
+        if name == "reconciler" {
+            cmd.env("NOPBRIDGE_SERVICE__DATABASE_URL", &db.url);
         }
         let mut child = cmd.spawn()?;
         let ch = connect(port, &mut child).await?;
@@ -236,8 +240,10 @@ fn secrets_are_never_printed() -> Result<()> {
 async fn control_api_requires_the_configured_token_but_health_stays_open() -> Result<()> {
     let broker = Broker::start().await?;
     let port = free_port()?;
+    let db = TestDb::create().await?;
     let mut cmd = service("reconciler");
-    cmd.env("NOPBRIDGE_KAFKA__BOOTSTRAP_SERVERS", broker.bootstrap())
+    cmd.env("NOPBRIDGE_SERVICE__DATABASE_URL", &db.url)
+        .env("NOPBRIDGE_KAFKA__BOOTSTRAP_SERVERS", broker.bootstrap())
         .env("NOPBRIDGE_GRPC__LISTEN", format!("127.0.0.1:{port}"))
         .env("NOPBRIDGE_GRPC__AUTH_TOKEN", "t0ken-abc")
         .env("NOPBRIDGE_CONSUMER__GROUP_ID", unique("reconciler"))

@@ -1,33 +1,112 @@
-//! reconciler: reads connector results and dead letters into the ledger (issue 6). Today it
-//! joins its group, checks record contracts and reports status.
+//! reconciler: keeps the sync ledger in PostgreSQL, fed from connector results
+//! (`sink.results.v1`) and the dead-letter topics. Write-back, drift detection and the ledger
+//! queries of the control API build on it (issue 6).
+pub mod dead_letters;
+pub mod ledger;
+
+use ledger::{Ledger, LedgerError, Position};
+use nopbridge_kafka::{Handler, HandlerError, Record};
+use nopbridge_proto::commands::v1::CommandResult;
 use nopbridge_runtime::{
-    config::{NoSettings, ServiceConfig},
-    contract::ContractCheck,
+    config::{require_secret, ConfigError, ServiceConfig, Validate},
     service::{self, ServiceError, ServiceParts},
     topics,
 };
+use prost::Message;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-pub type Config = ServiceConfig<NoSettings>;
+/// `[service]` settings of the reconciler.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// PostgreSQL URL of the ledger (may hold a password, so it is a secret). Required.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        match &self.database_url {
+            Some(s) => require_secret("service.database_url", s),
+            None => Err(ConfigError::key(
+                "service.database_url",
+                "required secret is missing; set it in the config file or NOPBRIDGE_SERVICE__DATABASE_URL",
+            )),
+        }
+    }
+}
+
+pub type Config = ServiceConfig<Settings>;
 
 pub const NAME: &str = "reconciler";
 
 pub fn inputs() -> Vec<String> {
     let mut t = vec![topics::SINK_RESULTS.to_string()];
     t.extend(
-        ["transform", "connector_sink"]
+        ["ingest", "transform", "connector_sink"]
             .iter()
             .map(|s| topics::dlq(s)),
     );
     t
 }
 
-pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    let handler = Arc::new(ContractCheck::new()?);
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcilerError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// Applies results and dead letters to the ledger, each record once.
+pub struct LedgerFeed {
+    pub ledger: Ledger,
+}
+
+impl Handler for LedgerFeed {
+    async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+        let pos = Position {
+            topic: &record.topic,
+            partition: record.partition,
+            offset: record.offset,
+        };
+        // Dead-letter topics are `dlq.<stage>.v1`; every other input carries results.
+        let applied = if !record.topic.starts_with("dlq.") {
+            let result = CommandResult::decode(record.payload()).map_err(|e| {
+                HandlerError::permanent(
+                    "decode",
+                    format!("not a nopbridge.commands.v1.CommandResult: {e}"),
+                )
+            })?;
+            self.ledger.record_result(pos, &result).await
+        } else {
+            self.ledger
+                .record_dead_letter(pos, &dead_letters::parse(record))
+                .await
+        };
+        // A database outage is transient: the record is retried, never skipped.
+        applied
+            .map(|_| ())
+            .map_err(|e| HandlerError::transient(e.to_string()))
+    }
+}
+
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), ReconcilerError> {
+    let url = cfg
+        .service
+        .database_url
+        .as_ref()
+        .map(|s| s.expose_secret().to_string())
+        .unwrap_or_default();
+    let ledger = Ledger::connect(&url).await?;
+    let handler = Arc::new(LedgerFeed { ledger });
     service::run(
         ServiceParts::from_config(NAME, "reconciler", &inputs(), cfg, handler),
         shutdown,
     )
-    .await
+    .await?;
+    Ok(())
 }

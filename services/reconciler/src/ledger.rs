@@ -1,0 +1,408 @@
+//! The sync ledger in PostgreSQL: the current state of every entity per target connection,
+//! every target record it produced, and an append-only audit trail. Each Kafka record is
+//! applied once: the audit row is keyed by its topic/partition/offset, and the ledger change
+//! commits in the same transaction, so a redelivery after a crash changes nothing.
+use chrono::{DateTime, Utc};
+use nopbridge_proto::commands::v1::{CommandResult, ResultStatus, TargetKind};
+use serde_json::json;
+use sqlx::{postgres::PgPoolOptions, PgPool, Postgres, Row, Transaction};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LedgerError {
+    #[error("ledger database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("ledger migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Where a Kafka record came from: the audit trail's idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct Position<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// What the ledger keys an entity by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityKey {
+    pub connection_id: String,
+    pub entity_type: String,
+    pub source_id: String,
+}
+
+/// A failed record, read from a dead-letter topic.
+#[derive(Debug, Clone)]
+pub struct DeadLetterEntry {
+    pub key: EntityKey,
+    pub target: String,
+    pub order_number: Option<String>,
+    pub command_id: Option<String>,
+    pub stage: String,
+    pub error_class: String,
+    pub message: String,
+    pub attempts: i32,
+}
+
+/// One row of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerEntry {
+    pub connection_id: String,
+    pub entity_type: String,
+    pub source_id: String,
+    pub target: String,
+    pub order_number: Option<String>,
+    pub target_entity: Option<String>,
+    pub target_id: Option<String>,
+    pub target_version: Option<String>,
+    pub document_number: Option<String>,
+    pub total_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub kind: String,
+    pub status: Option<String>,
+    pub command_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct Ledger {
+    pool: PgPool,
+}
+
+pub fn target_name(t: i32) -> &'static str {
+    match TargetKind::try_from(t).unwrap_or_default() {
+        TargetKind::QuickbooksOnline => "quickbooks_online",
+        TargetKind::Kashflow => "kashflow",
+        TargetKind::DynamicsGp => "dynamics_gp",
+        TargetKind::Nopcommerce => "nopcommerce",
+        TargetKind::Unspecified => "unknown",
+    }
+}
+
+fn status_name(s: i32) -> &'static str {
+    match ResultStatus::try_from(s).unwrap_or_default() {
+        ResultStatus::Created | ResultStatus::Unchanged => "posted",
+        ResultStatus::Updated => "updated",
+        ResultStatus::Voided => "voided",
+        ResultStatus::Failed => "failed",
+        ResultStatus::Skipped => "skipped",
+        ResultStatus::Unspecified => "unknown",
+    }
+}
+
+/// The ledger key of a result: the order when the command concerns one, else the command.
+pub fn result_key(r: &CommandResult) -> EntityKey {
+    match r.order.as_ref().filter(|o| o.order_id != 0) {
+        Some(o) => EntityKey {
+            connection_id: r.connection_id.clone(),
+            entity_type: "order".into(),
+            source_id: o.order_id.to_string(),
+        },
+        None => EntityKey {
+            connection_id: r.connection_id.clone(),
+            entity_type: if r.command_kind.is_empty() {
+                "command".into()
+            } else {
+                r.command_kind.clone()
+            },
+            source_id: r
+                .source_event_ids
+                .first()
+                .cloned()
+                .unwrap_or_else(|| r.command_id.clone()),
+        },
+    }
+}
+
+impl Ledger {
+    /// Connects and applies the migrations (idempotent).
+    pub async fn connect(url: &str) -> Result<Self, LedgerError> {
+        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Inserts the audit row; false when this record was already applied.
+    async fn audit(
+        tx: &mut Transaction<'_, Postgres>,
+        pos: Position<'_>,
+        kind: &str,
+        key: &EntityKey,
+        command_id: Option<&str>,
+        status: &str,
+        detail: serde_json::Value,
+    ) -> Result<bool, LedgerError> {
+        let inserted = sqlx::query(
+            "INSERT INTO audit_trail (source_topic, source_partition, source_offset, kind, connection_id,
+                 entity_type, source_id, command_id, status, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
+        )
+        .bind(pos.topic)
+        .bind(pos.partition)
+        .bind(pos.offset)
+        .bind(kind)
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .bind(command_id)
+        .bind(status)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    /// Applies a connector result. Returns false when the record was already applied.
+    pub async fn record_result(
+        &self,
+        pos: Position<'_>,
+        r: &CommandResult,
+    ) -> Result<bool, LedgerError> {
+        let key = result_key(r);
+        let status = status_name(r.status);
+        let err = r.error.as_ref().map(|e| {
+            format!(
+                "{} {}: {}",
+                e.class,
+                e.code,
+                if e.explanation.is_empty() {
+                    &e.detail
+                } else {
+                    &e.explanation
+                }
+            )
+        });
+        let records: Vec<serde_json::Value> = r
+            .records
+            .iter()
+            .map(|t| {
+                json!({"entity": t.entity, "target_id": t.target_id, "version": t.version,
+                            "document_number": t.document_number, "role": t.role,
+                            "total_minor": t.total.as_ref().map(|m| m.minor_units)})
+            })
+            .collect();
+        let detail = json!({
+            "command_kind": r.command_kind, "status": status, "attempts": r.attempts,
+            "latency_ms": r.latency_ms, "request_id": r.request_id, "records": records,
+            "source_event_ids": r.source_event_ids, "error": err,
+        });
+        let mut tx = self.pool.begin().await?;
+        if !Self::audit(
+            &mut tx,
+            pos,
+            "result",
+            &key,
+            Some(&r.command_id),
+            status,
+            detail,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        // The ledger row shows the main document: the sale (or refund) record if there is one.
+        let main = r
+            .records
+            .iter()
+            .find(|t| t.role == "sale")
+            .or_else(|| r.records.iter().find(|t| t.role == "refund"))
+            .or_else(|| r.records.first());
+        let order_number = r
+            .order
+            .as_ref()
+            .map(|o| o.order_number.clone())
+            .filter(|n| !n.is_empty());
+        sqlx::query(
+            "INSERT INTO sync_ledger (connection_id, entity_type, source_id, target, tenant_id, store_id,
+                 order_number, source_version, target_entity, target_id, target_version, document_number,
+                 total_minor, currency, status, attempts, last_error, last_command_id)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+             ON CONFLICT (connection_id, entity_type, source_id) DO UPDATE SET
+                 order_number = COALESCE(EXCLUDED.order_number, sync_ledger.order_number),
+                 source_version = COALESCE(EXCLUDED.source_version, sync_ledger.source_version),
+                 target_entity = COALESCE(EXCLUDED.target_entity, sync_ledger.target_entity),
+                 target_id = COALESCE(EXCLUDED.target_id, sync_ledger.target_id),
+                 target_version = COALESCE(EXCLUDED.target_version, sync_ledger.target_version),
+                 document_number = COALESCE(EXCLUDED.document_number, sync_ledger.document_number),
+                 total_minor = COALESCE(EXCLUDED.total_minor, sync_ledger.total_minor),
+                 currency = COALESCE(EXCLUDED.currency, sync_ledger.currency),
+                 status = EXCLUDED.status,
+                 attempts = sync_ledger.attempts + EXCLUDED.attempts,
+                 last_error = EXCLUDED.last_error,
+                 last_command_id = EXCLUDED.last_command_id,
+                 updated_at = now()",
+        )
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .bind(target_name(r.target))
+        .bind(&r.tenant_id)
+        .bind(&r.store_id)
+        .bind(order_number)
+        .bind(r.source_event_ids.last())
+        .bind(main.map(|t| t.entity.clone()))
+        .bind(main.map(|t| t.target_id.clone()))
+        .bind(main.map(|t| t.version.clone()))
+        .bind(main.map(|t| t.document_number.clone()).filter(|d| !d.is_empty()))
+        .bind(main.and_then(|t| t.total.as_ref()).map(|m| m.minor_units))
+        .bind(main.and_then(|t| t.total.as_ref()).map(|m| m.currency.clone()))
+        .bind(status)
+        .bind(r.attempts as i32)
+        .bind(err)
+        .bind(&r.command_id)
+        .execute(&mut *tx)
+        .await?;
+        for t in &r.records {
+            sqlx::query(
+                "INSERT INTO sync_target_records (connection_id, entity_type, source_id, role, target_entity,
+                     target_id, target_version, document_number, total_minor, currency)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+                 ON CONFLICT (connection_id, entity_type, source_id, role, target_entity, target_id) DO UPDATE SET
+                     target_version = EXCLUDED.target_version, document_number = EXCLUDED.document_number,
+                     total_minor = EXCLUDED.total_minor, currency = EXCLUDED.currency, updated_at = now()",
+            )
+            .bind(&key.connection_id)
+            .bind(&key.entity_type)
+            .bind(&key.source_id)
+            .bind(&t.role)
+            .bind(&t.entity)
+            .bind(&t.target_id)
+            .bind(&t.version)
+            .bind(&t.document_number)
+            .bind(t.total.as_ref().map(|m| m.minor_units))
+            .bind(t.total.as_ref().map(|m| m.currency.clone()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Applies a dead letter: the entity is marked `dead_lettered` with the reason, unless
+    /// it was already posted (a later failure of an update does not hide the posted document).
+    pub async fn record_dead_letter(
+        &self,
+        pos: Position<'_>,
+        d: &DeadLetterEntry,
+    ) -> Result<bool, LedgerError> {
+        let reason = format!("{} ({}): {}", d.error_class, d.stage, d.message);
+        let detail = json!({"stage": d.stage, "error_class": d.error_class, "message": d.message, "attempts": d.attempts});
+        let mut tx = self.pool.begin().await?;
+        if !Self::audit(
+            &mut tx,
+            pos,
+            "dead_letter",
+            &d.key,
+            d.command_id.as_deref(),
+            "dead_lettered",
+            detail,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO sync_ledger (connection_id, entity_type, source_id, target, order_number, status,
+                 attempts, last_error, last_command_id)
+             VALUES ($1,$2,$3,$4,$5,'dead_lettered',$6,$7,$8)
+             ON CONFLICT (connection_id, entity_type, source_id) DO UPDATE SET
+                 status = CASE WHEN sync_ledger.target_id IS NULL THEN 'dead_lettered' ELSE sync_ledger.status END,
+                 attempts = sync_ledger.attempts + EXCLUDED.attempts,
+                 last_error = EXCLUDED.last_error,
+                 order_number = COALESCE(EXCLUDED.order_number, sync_ledger.order_number),
+                 updated_at = now()",
+        )
+        .bind(&d.key.connection_id)
+        .bind(&d.key.entity_type)
+        .bind(&d.key.source_id)
+        .bind(&d.target)
+        .bind(&d.order_number)
+        .bind(d.attempts)
+        .bind(reason)
+        .bind(&d.command_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn entry(&self, key: &EntityKey) -> Result<Option<LedgerEntry>, LedgerError> {
+        Ok(sqlx::query_as::<_, LedgerEntry>(&format!(
+            "{SELECT_ENTRY} WHERE connection_id = $1 AND entity_type = $2 AND source_id = $3"
+        ))
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Entries by store order number, status, or update date range (each filter optional).
+    pub async fn query(
+        &self,
+        order_number: Option<&str>,
+        status: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>, LedgerError> {
+        Ok(sqlx::query_as::<_, LedgerEntry>(&format!(
+            "{SELECT_ENTRY} WHERE ($1::text IS NULL OR order_number = $1) AND ($2::text IS NULL OR status = $2)
+               AND ($3::timestamptz IS NULL OR updated_at >= $3) AND ($4::timestamptz IS NULL OR updated_at < $4)
+             ORDER BY updated_at DESC LIMIT $5"
+        ))
+        .bind(order_number)
+        .bind(status)
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The audit trail of one entity, oldest first.
+    pub async fn trail(&self, key: &EntityKey) -> Result<Vec<AuditRow>, LedgerError> {
+        Ok(sqlx::query_as::<_, AuditRow>(
+            "SELECT id, recorded_at, kind, status, command_id, detail FROM audit_trail
+             WHERE connection_id = $1 AND entity_type = $2 AND source_id = $3 ORDER BY id",
+        )
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn count_target_records(&self, key: &EntityKey) -> Result<i64, LedgerError> {
+        let row = sqlx::query(
+            "SELECT count(*) FROM sync_target_records WHERE connection_id = $1 AND entity_type = $2 AND source_id = $3",
+        )
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+const SELECT_ENTRY: &str = "SELECT connection_id, entity_type, source_id, target, order_number, target_entity,
+    target_id, target_version, document_number, total_minor, currency, status, attempts, last_error, updated_at
+    FROM sync_ledger";
