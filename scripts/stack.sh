@@ -108,7 +108,8 @@ cmd_demo() {
     case "$svc" in
       ingest) export NOPBRIDGE_SERVICE__WEBHOOK_SECRET="${NOPBRIDGE_SERVICE__WEBHOOK_SECRET:-demo-webhook-secret}" ;;
       reconciler) export NOPBRIDGE_SERVICE__DATABASE_URL="$ledger_url" ;;
-      *) unset NOPBRIDGE_SERVICE__WEBHOOK_SECRET NOPBRIDGE_SERVICE__DATABASE_URL ;;
+      transform) export NOPBRIDGE_SERVICE__MAPPING_DIR="$ROOT/config/mapping" ;;
+      *) unset NOPBRIDGE_SERVICE__WEBHOOK_SECRET NOPBRIDGE_SERVICE__DATABASE_URL NOPBRIDGE_SERVICE__MAPPING_DIR ;;
     esac
     NOPBRIDGE_GRPC__LISTEN="127.0.0.1:$port" "$bin/nopbridge-$svc" >"$STACK_DIR/$svc.log" 2>&1 &
     PIDS+=("$!")

@@ -107,6 +107,12 @@ async fn each_service_serves_health_reflection_status_and_stops_on_sigterm() -> 
         if name == "reconciler" {
             cmd.env("NOPBRIDGE_SERVICE__DATABASE_URL", &db.url);
         }
+        if name == "transform" {
+            cmd.env(
+                "NOPBRIDGE_SERVICE__MAPPING_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../config/mapping"),
+            );
+        }
         let mut child = cmd.spawn()?;
         let ch = connect(port, &mut child).await?;
 

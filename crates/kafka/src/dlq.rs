@@ -25,6 +25,28 @@ pub struct DeadLetterContext {
     pub attempts: u32,
     pub first_failure_at: DateTime<Utc>,
     pub last_failure_at: DateTime<Utc>,
+    /// More context headers, e.g. `dlq_connection_id` when one routed connection failed.
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl DeadLetterContext {
+    /// A failure seen once, now.
+    pub fn now(
+        stage: impl Into<String>,
+        error_class: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            stage: stage.into(),
+            error_class: error_class.into(),
+            message: message.into(),
+            attempts: 1,
+            first_failure_at: now,
+            last_failure_at: now,
+            extra_headers: Vec::new(),
+        }
+    }
 }
 
 /// Writes failed records to a dead-letter topic: key, payload and headers byte for byte as
@@ -67,6 +89,11 @@ impl DeadLetter {
                 .iter()
                 .zip(values)
                 .map(|(k, v)| (k.to_string(), Some(v.into_bytes()))),
+        );
+        headers.extend(
+            ctx.extra_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone().into_bytes()))),
         );
         self.producer
             .send_raw(

@@ -441,6 +441,7 @@ impl<H: Handler> Lane<H> {
             attempts,
             first_failure_at: first_failure.unwrap_or(now),
             last_failure_at: now,
+            extra_headers: Vec::new(),
         };
         // The dead letter must be durable before the offset moves past the record.
         let mut dlq_attempt = 0;
