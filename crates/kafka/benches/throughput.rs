@@ -112,11 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(consumer);
 
     // At-least-once loop, no-op handler.
-    let noop = Arc::new(Noop(
-        AtomicU64::new(0),
-        Instant::now(),
-        parking_lot::Mutex::new(None),
-    ));
+    let noop = Arc::new(Noop(AtomicU64::new(0), parking_lot::Mutex::new(None)));
     let cfg = ConsumerConfig::new(unique("bench-loop"), vec![topic.clone()], "bench");
     let stop = CancellationToken::new();
     let run = tokio::spawn({
