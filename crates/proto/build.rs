@@ -11,6 +11,7 @@ const FILES: &[&str] = &[
     "nopbridge/events/v1/shipment.proto",
     "nopbridge/events/v1/return_request.proto",
     "nopbridge/control/v1/control.proto",
+    "nopbridge/control/v1/ledger.proto",
     "nopbridge/commands/v1/commands.proto",
     "nopbridge/commands/v1/results.proto",
 ];

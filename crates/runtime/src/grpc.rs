@@ -3,6 +3,10 @@
 use crate::ControlState;
 use nopbridge_proto::control::v1::control_server::ControlServer;
 use secrecy::{ExposeSecret, SecretString};
+use tonic::service::Routes;
+
+/// Adds a service's own gRPC services beside health, reflection and Control.
+pub type ExtraServices = Box<dyn FnOnce(Routes) -> Routes + Send>;
 use std::net::SocketAddr;
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -10,12 +14,18 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Status};
 use tracing::info;
 
-/// Checks `authorization: Bearer <token>` when a token is configured.
-fn bearer(
-    token: Option<SecretString>,
-) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone {
-    move |req: Request<()>| {
-        let Some(expected) = &token else {
+/// Checks `authorization: Bearer <token>` when a token is configured (services wrap their
+/// own gRPC services with it, e.g. `LedgerServer::with_interceptor(svc, bearer(token))`).
+pub fn bearer(token: Option<SecretString>) -> Bearer {
+    Bearer(token)
+}
+
+#[derive(Clone)]
+pub struct Bearer(Option<SecretString>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        let Some(expected) = &self.0 else {
             return Ok(req);
         };
         let given = req
@@ -61,6 +71,7 @@ pub async fn serve(
     listener: TcpListener,
     control: ControlState,
     auth_token: Option<SecretString>,
+    extra: Option<ExtraServices>,
     shutdown: CancellationToken,
 ) -> Result<(), GrpcError> {
     let addr = listener.local_addr().map_err(|source| GrpcError::Bind {
@@ -85,11 +96,15 @@ pub async fn serve(
             .set_not_serving::<ControlServer<ControlState>>()
             .await;
     });
-    tonic::transport::Server::builder()
-        .add_service(health)
+    let mut routes = Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ControlServer::with_interceptor(control, bearer(auth_token)))
+        .add_service(ControlServer::with_interceptor(control, bearer(auth_token)));
+    if let Some(add) = extra {
+        routes = add(routes);
+    }
+    tonic::transport::Server::builder()
+        .add_routes(routes)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown.cancelled_owned(),

@@ -38,6 +38,8 @@ pub struct ServiceParts<H> {
     /// Served as the control API; services keep a clone to report connector health,
     /// progress, or to install a reload hook.
     pub control: ControlState,
+    /// More gRPC services of this service (e.g. the reconciler's Ledger).
+    pub extra_services: Option<grpc::ExtraServices>,
 }
 
 impl<H> ServiceParts<H> {
@@ -68,12 +70,18 @@ impl<H> ServiceParts<H> {
             handler,
             shutdown_deadline: Duration::from_millis(cfg.shutdown_deadline_ms),
             control: ControlState::new(name),
+            extra_services: None,
         }
     }
 
     /// Uses a control state the service made beforehand (to share it with its handler).
     pub fn with_control(mut self, control: ControlState) -> Self {
         self.control = control;
+        self
+    }
+
+    pub fn with_services(mut self, add: grpc::ExtraServices) -> Self {
+        self.extra_services = Some(add);
         self
     }
 }
@@ -92,6 +100,7 @@ pub async fn run<H: Handler>(
         listener,
         control,
         parts.grpc.auth_token.clone(),
+        parts.extra_services,
         shutdown.clone(),
     ));
     let consumer = run_consumer(

@@ -75,6 +75,18 @@ pub struct AuditRow {
     pub detail: serde_json::Value,
 }
 
+/// One step of an order's trace.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TraceStep {
+    pub recorded_at: DateTime<Utc>,
+    pub kind: String,
+    pub connection_id: Option<String>,
+    pub status: Option<String>,
+    pub command_id: Option<String>,
+    pub detail: serde_json::Value,
+    pub source: String,
+}
+
 #[derive(Clone)]
 pub struct Ledger {
     pool: PgPool,
@@ -341,6 +353,50 @@ impl Ledger {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Records a canonical event or a command in the audit trail (for traces).
+    pub async fn record_step(
+        &self,
+        pos: Position<'_>,
+        kind: &str,
+        key: &EntityKey,
+        command_id: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<bool, LedgerError> {
+        let mut tx = self.pool.begin().await?;
+        let applied = Self::audit(&mut tx, pos, kind, key, command_id, kind, detail).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Every step recorded for one store order (by id, or by display number), oldest first.
+    pub async fn trace(
+        &self,
+        order: &str,
+    ) -> Result<(String, Vec<LedgerEntry>, Vec<TraceStep>), LedgerError> {
+        let by_number: Option<String> = sqlx::query_scalar(
+            "SELECT source_id FROM sync_ledger WHERE entity_type = 'order' AND order_number = $1 LIMIT 1",
+        )
+        .bind(order)
+        .fetch_optional(&self.pool)
+        .await?;
+        let id = by_number.unwrap_or_else(|| order.to_string());
+        let entries = sqlx::query_as::<_, LedgerEntry>(&format!(
+            "{SELECT_ENTRY} WHERE entity_type = 'order' AND source_id = $1 ORDER BY connection_id"
+        ))
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?;
+        let steps = sqlx::query_as::<_, TraceStep>(
+            "SELECT recorded_at, kind, connection_id, status, command_id, detail,
+                    source_topic || '/' || source_partition || '/' || source_offset AS source
+             FROM audit_trail WHERE entity_type = 'order' AND source_id = $1 ORDER BY id",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((id, entries, steps))
     }
 
     pub async fn entry(&self, key: &EntityKey) -> Result<Option<LedgerEntry>, LedgerError> {

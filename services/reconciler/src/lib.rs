@@ -2,7 +2,9 @@
 //! (`sink.results.v1`) and the dead-letter topics. Write-back, drift detection and the ledger
 //! queries of the control API build on it (issue 6).
 pub mod dead_letters;
+mod grpc;
 pub mod ledger;
+pub mod steps;
 
 use ledger::{Ledger, LedgerError, Position};
 use nopbridge_kafka::{Handler, HandlerError, Record};
@@ -43,12 +45,19 @@ pub type Config = ServiceConfig<Settings>;
 
 pub const NAME: &str = "reconciler";
 
+/// Results and dead letters feed the ledger; order events and commands feed the trace.
 pub fn inputs() -> Vec<String> {
     let mut t = vec![topics::SINK_RESULTS.to_string()];
     t.extend(
         ["ingest", "transform", "connector_sink"]
             .iter()
             .map(|s| topics::dlq(s)),
+    );
+    t.extend(["order", "payment_transaction"].map(topics::canonical));
+    t.extend(
+        topics::TARGETS
+            .iter()
+            .map(|target| topics::commands(target)),
     );
     t
 }
@@ -73,19 +82,25 @@ impl Handler for LedgerFeed {
             partition: record.partition,
             offset: record.offset,
         };
-        // Dead-letter topics are `dlq.<stage>.v1`; every other input carries results.
-        let applied = if !record.topic.starts_with("dlq.") {
-            let result = CommandResult::decode(record.payload()).map_err(|e| {
-                HandlerError::permanent(
-                    "decode",
-                    format!("not a nopbridge.commands.v1.CommandResult: {e}"),
-                )
-            })?;
-            self.ledger.record_result(pos, &result).await
-        } else {
-            self.ledger
-                .record_dead_letter(pos, &dead_letters::parse(record))
-                .await
+        let kind = steps::kind_of(&record.topic);
+        let applied = match &kind {
+            steps::Kind::Result => {
+                let result = CommandResult::decode(record.payload()).map_err(|e| {
+                    HandlerError::permanent(
+                        "decode",
+                        format!("not a nopbridge.commands.v1.CommandResult: {e}"),
+                    )
+                })?;
+                self.ledger.record_result(pos, &result).await
+            }
+            steps::Kind::DeadLetter => {
+                self.ledger
+                    .record_dead_letter(pos, &dead_letters::parse(record))
+                    .await
+            }
+            steps::Kind::Event(_) | steps::Kind::Command => {
+                steps::record(&self.ledger, pos, &kind, record).await
+            }
         };
         // A database outage is transient: the record is retried, never skipped.
         applied
@@ -102,11 +117,13 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
         .map(|s| s.expose_secret().to_string())
         .unwrap_or_default();
     let ledger = Ledger::connect(&url).await?;
+    let ledger_api = grpc::LedgerApi::new(ledger.clone());
+    let token = cfg.grpc.auth_token.clone();
     let handler = Arc::new(LedgerFeed { ledger });
-    service::run(
-        ServiceParts::from_config(NAME, "reconciler", &inputs(), cfg, handler),
-        shutdown,
-    )
-    .await?;
+    let parts = ServiceParts::from_config(NAME, "reconciler", &inputs(), cfg, handler)
+        .with_services(Box::new(move |routes| {
+            routes.add_service(ledger_api.into_server(token))
+        }));
+    service::run(parts, shutdown).await?;
     Ok(())
 }

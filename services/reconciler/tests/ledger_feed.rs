@@ -187,30 +187,95 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_service_feeds_the_ledger_from_its_topics() -> Result<()> {
+async fn the_service_feeds_the_ledger_and_answers_traces() -> Result<()> {
+    use nopbridge_proto::control::v1::{
+        ledger_client::LedgerClient, DeadLetterQuery, LedgerQuery, TraceRequest,
+    };
     let broker = Broker::start().await?;
     let db = TestDb::create().await?;
     let (results, dlq) = (unique("sink.results"), unique("dlq.connector_sink"));
+    let (events, commands) = (
+        unique("canonical.order"),
+        unique("sink.quickbooks_online.commands"),
+    );
     let kafka = broker.kafka_config();
-    ensure_topics(
-        &kafka,
-        &[TopicSpec::new(&results, 2), TopicSpec::new(&dlq, 1)],
-    )
-    .await?;
+    let specs: Vec<TopicSpec> = [&results, &dlq, &events, &commands]
+        .iter()
+        .map(|t| TopicSpec::new(*t, 1))
+        .collect();
+    ensure_topics(&kafka, &specs).await?;
     let producer = Producer::new(&kafka)?;
+    // Order 7's path: the store event, the command, the connector's result.
+    let event = nopbridge_proto::events::v1::Order {
+        meta: Some(nopbridge_proto::events::v1::EventMeta {
+            event_id: "evt-7".into(),
+            ..Default::default()
+        }),
+        order_id: 7,
+        ..Default::default()
+    };
+    producer
+        .send(OutgoingRecord::new(
+            &events,
+            b"acme/1/order/7",
+            &event.encode_to_vec(),
+        ))
+        .await?;
+    let command = Command {
+        command_id: "cmd-7".into(),
+        connection_id: "qbo-1".into(),
+        target: TargetKind::QuickbooksOnline as i32,
+        order: Some(OrderReference {
+            order_id: 7,
+            order_number: "7".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    producer
+        .send(OutgoingRecord::new(
+            &commands,
+            b"qbo-1",
+            &command.encode_to_vec(),
+        ))
+        .await?;
     for id in 1..=20 {
         let r = result(id, ResultStatus::Created, &format!("{}", 100 + id), "0");
         producer
             .send(OutgoingRecord::new(&results, b"qbo-1", &r.encode_to_vec()))
             .await?;
     }
+    let dead = Command {
+        order: Some(OrderReference {
+            order_id: 99,
+            order_number: "99".into(),
+            ..Default::default()
+        }),
+        ..command.clone()
+    };
+    let headers = [
+        ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
+        ("dlq_error_class", "validation"),
+        ("dlq_error_message", "6000: business rule"),
+    ];
+    let dead_payload = dead.encode_to_vec();
+    let mut out = OutgoingRecord::new(&dlq, b"qbo-1", &dead_payload);
+    for (k, v) in headers {
+        out = out.header(k, v);
+    }
+    producer.send(out).await?;
 
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("reconciler.toml");
     std::fs::write(
         &path,
         format!(
-            "[kafka]\nbootstrap_servers = \"{}\"\n[consumer]\ngroup_id = \"{}\"\ntopics = [\"{results}\", \"{dlq}\"]\n[service]\ndatabase_url = \"{}\"\n",
+            "[kafka]\nbootstrap_servers = \"{}\"\n[grpc]\nlisten = \"127.0.0.1:{port}\"\nauth_token = \"tkn\"\n\
+             [consumer]\ngroup_id = \"{}\"\ntopics = [\"{results}\", \"{dlq}\", \"{events}\", \"{commands}\"]\n\
+             [service]\ndatabase_url = \"{}\"\n",
             broker.bootstrap(),
             unique("reconciler"),
             db.url
@@ -227,15 +292,80 @@ async fn the_service_feeds_the_ledger_from_its_topics() -> Result<()> {
         .await?
         .len()
         < 20
+        || ledger
+            .query(None, Some("dead_lettered"), None, None, 100)
+            .await?
+            .is_empty()
     {
         if tokio::time::Instant::now() > end {
             bail!("ledger incomplete after 60 s");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))?
+        .connect()
+        .await?;
+    let mut client = LedgerClient::with_interceptor(channel, |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert(
+            "authorization",
+            tonic::metadata::MetadataValue::from_static("Bearer tkn"),
+        );
+        Ok(req)
+    });
+    // The event and the command may land after the results: wait for all three steps.
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
+    let trace = loop {
+        let t = client
+            .trace(TraceRequest { order: "7".into() })
+            .await?
+            .into_inner();
+        let kinds: Vec<&str> = t.steps.iter().map(|s| s.kind.as_str()).collect();
+        if ["event", "command", "result"]
+            .iter()
+            .all(|k| kinds.contains(k))
+        {
+            break t;
+        }
+        if tokio::time::Instant::now() > end {
+            bail!("trace of order 7 incomplete: {kinds:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(trace.entries.len(), 1);
+    assert_eq!(trace.entries[0].target_id, "107");
+    assert!(trace
+        .steps
+        .iter()
+        .any(|s| s.kind == "command" && s.command_id == "cmd-7"));
+    let missing = client
+        .trace(TraceRequest {
+            order: "424242".into(),
+        })
+        .await
+        .err()
+        .map(|e| e.code());
+    assert_eq!(missing, Some(tonic::Code::NotFound));
+    let by_number = client
+        .query(LedgerQuery {
+            order_number: "7".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(by_number.entries.len(), 1);
+    let dead = client
+        .dead_letters(DeadLetterQuery::default())
+        .await?
+        .into_inner();
+    assert_eq!(dead.entries.len(), 1);
+    assert!(
+        dead.entries[0].last_error.contains("6000"),
+        "{:?}",
+        dead.entries[0]
+    );
+
     stop.cancel();
     run.await??;
-    let e = ledger.entry(&order_key(7)).await?.context("order 7")?;
-    assert_eq!(e.target_id.as_deref(), Some("107"));
     Ok(())
 }

@@ -1,0 +1,137 @@
+//! The reconciler's `nopbridge.control.v1.Ledger` service: ledger queries, order traces,
+//! dead letters.
+use crate::ledger::{self, Ledger};
+use chrono::{DateTime, Utc};
+use nopbridge_proto::control::v1::{
+    ledger_server::{self, LedgerServer},
+    DeadLetterQuery, LedgerEntries, LedgerEntry, LedgerQuery, OrderTrace, TraceRequest, TraceStep,
+};
+use nopbridge_runtime::{
+    control::timestamp,
+    grpc::{bearer, Bearer},
+};
+use secrecy::SecretString;
+use tonic::{service::interceptor::InterceptedService, Request, Response, Status};
+
+pub struct LedgerApi {
+    ledger: Ledger,
+}
+
+fn entry(e: ledger::LedgerEntry) -> LedgerEntry {
+    LedgerEntry {
+        connection_id: e.connection_id,
+        entity_type: e.entity_type,
+        source_id: e.source_id,
+        target: e.target,
+        order_number: e.order_number.unwrap_or_default(),
+        target_entity: e.target_entity.unwrap_or_default(),
+        target_id: e.target_id.unwrap_or_default(),
+        target_version: e.target_version.unwrap_or_default(),
+        document_number: e.document_number.unwrap_or_default(),
+        total_minor_units: e.total_minor.unwrap_or_default(),
+        currency: e.currency.unwrap_or_default(),
+        status: e.status,
+        attempts: e.attempts,
+        last_error: e.last_error.unwrap_or_default(),
+        updated_at: Some(timestamp(e.updated_at)),
+    }
+}
+
+fn time(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+}
+
+fn internal(e: ledger::LedgerError) -> Status {
+    Status::unavailable(format!("ledger database: {e}"))
+}
+
+fn limit(n: u32) -> i64 {
+    if n == 0 {
+        100
+    } else {
+        i64::from(n.min(1000))
+    }
+}
+
+impl LedgerApi {
+    pub fn new(ledger: Ledger) -> Self {
+        Self { ledger }
+    }
+
+    pub fn into_server(
+        self,
+        token: Option<SecretString>,
+    ) -> InterceptedService<LedgerServer<Self>, Bearer> {
+        LedgerServer::with_interceptor(self, bearer(token))
+    }
+}
+
+#[tonic::async_trait]
+impl ledger_server::Ledger for LedgerApi {
+    async fn query(&self, req: Request<LedgerQuery>) -> Result<Response<LedgerEntries>, Status> {
+        let q = req.into_inner();
+        let rows = self
+            .ledger
+            .query(
+                Some(q.order_number.as_str()).filter(|s| !s.is_empty()),
+                Some(q.status.as_str()).filter(|s| !s.is_empty()),
+                time(q.updated_from),
+                time(q.updated_to),
+                limit(q.limit),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(Response::new(LedgerEntries {
+            entries: rows.into_iter().map(entry).collect(),
+        }))
+    }
+
+    async fn trace(&self, req: Request<TraceRequest>) -> Result<Response<OrderTrace>, Status> {
+        let order = req.into_inner().order;
+        if order.trim().is_empty() {
+            return Err(Status::invalid_argument(
+                "order is empty: give the store's order id or number",
+            ));
+        }
+        let (id, entries, steps) = self.ledger.trace(order.trim()).await.map_err(internal)?;
+        if entries.is_empty() && steps.is_empty() {
+            return Err(Status::not_found(format!(
+                "order {order} is not in the ledger"
+            )));
+        }
+        Ok(Response::new(OrderTrace {
+            order_id: id,
+            entries: entries.into_iter().map(entry).collect(),
+            steps: steps
+                .into_iter()
+                .map(|s| TraceStep {
+                    at: Some(timestamp(s.recorded_at)),
+                    kind: s.kind,
+                    connection_id: s.connection_id.unwrap_or_default(),
+                    status: s.status.unwrap_or_default(),
+                    command_id: s.command_id.unwrap_or_default(),
+                    detail_json: s.detail.to_string(),
+                    source: s.source,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn dead_letters(
+        &self,
+        req: Request<DeadLetterQuery>,
+    ) -> Result<Response<LedgerEntries>, Status> {
+        let q = req.into_inner();
+        let rows = self
+            .ledger
+            .query(None, Some("dead_lettered"), None, None, limit(q.limit))
+            .await
+            .map_err(internal)?;
+        let entries = rows
+            .into_iter()
+            .filter(|e| q.connection_id.is_empty() || e.connection_id == q.connection_id)
+            .map(entry)
+            .collect();
+        Ok(Response::new(LedgerEntries { entries }))
+    }
+}
