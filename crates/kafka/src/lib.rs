@@ -26,7 +26,7 @@ pub use dlq::{DeadLetter, DeadLetterContext, DLQ_HEADERS};
 pub use error::KafkaError;
 pub use headers::{CloudEvent, TraceContext};
 pub use producer::{OutgoingRecord, Producer};
-pub use reader::{read_topic, wait_until_ready};
+pub use reader::{read_at, read_topic, wait_until_ready};
 pub use record::Record;
 pub use topics::{ensure_topics, TopicSpec};
 

@@ -1,6 +1,9 @@
 //! Plain reads for tools and tests: a topic from the beginning, and broker readiness.
 use crate::{KafkaConfig, KafkaError, Record};
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::{
+    consumer::{BaseConsumer, Consumer, StreamConsumer},
+    Offset, TopicPartitionList,
+};
 use std::time::Duration;
 
 /// Reads up to `max` records of `topic` from the beginning, as a throwaway group that commits
@@ -30,6 +33,45 @@ pub async fn read_topic(
         }
     }
     Ok(out)
+}
+
+/// Reads the one record at `topic`/`partition`/`offset` (e.g. a dead letter to replay);
+/// `None` when nothing is there within `timeout` (deleted by retention, or a wrong position).
+pub async fn read_at(
+    cfg: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    timeout: Duration,
+) -> Result<Option<Record>, KafkaError> {
+    let mut client = cfg.client_config()?;
+    client
+        .set(
+            "group.id",
+            format!("nopbridge-reader-{}", rand::random::<u64>()),
+        )
+        .set("enable.auto.commit", "false");
+    let consumer: StreamConsumer = client.create()?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    consumer.assign(&tpl)?;
+    let end = tokio::time::Instant::now() + timeout;
+    loop {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, consumer.recv()).await {
+            Ok(Ok(m)) => {
+                let r = Record::from_message(&m);
+                if r.offset == offset {
+                    return Ok(Some(r));
+                }
+                if r.offset > offset {
+                    return Ok(None);
+                }
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Ok(None),
+        }
+    }
 }
 
 /// Waits until the broker answers a metadata request, up to `deadline`.

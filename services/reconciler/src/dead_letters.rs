@@ -38,7 +38,8 @@ pub fn parse(record: &Record) -> DeadLetterEntry {
         attempts: h("dlq_attempts").parse().unwrap_or(1),
     };
     let payload = record.payload();
-    if source_topic.starts_with("sink.") && source_topic.ends_with(".commands.v1") {
+    let kind = crate::steps::kind_of(&source_topic);
+    if matches!(kind, crate::steps::Kind::Command) {
         if let Ok(cmd) = Command::decode(payload) {
             entry.target = target_name(cmd.target).to_string();
             entry.command_id = Some(cmd.command_id.clone());
@@ -64,10 +65,7 @@ pub fn parse(record: &Record) -> DeadLetterEntry {
                 }
             }
         }
-    } else if let Some(entity) = source_topic
-        .strip_prefix("canonical.")
-        .and_then(|t| t.strip_suffix(".v1"))
-    {
+    } else if let crate::steps::Kind::Event(entity) = kind {
         if let Some(meta) = MetaOnly::decode(payload).ok().and_then(|m| m.meta) {
             entry.key = EntityKey {
                 connection_id: h(CONNECTION_HEADER),

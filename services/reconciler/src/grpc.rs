@@ -1,20 +1,27 @@
 //! The reconciler's `nopbridge.control.v1.Ledger` service: ledger queries, order traces,
-//! dead letters.
-use crate::ledger::{self, Ledger};
+//! dead letters and their replay.
+use crate::{
+    explain::explain,
+    ledger::{self, DeadLetterFilter, Ledger},
+    replay::{Outcome, Replayer},
+};
 use chrono::{DateTime, Utc};
 use nopbridge_proto::control::v1::{
     ledger_server::{self, LedgerServer},
-    DeadLetterQuery, LedgerEntries, LedgerEntry, LedgerQuery, OrderTrace, TraceRequest, TraceStep,
+    DeadLetterQuery, LedgerEntries, LedgerEntry, LedgerQuery, OrderTrace, ReplayProgress,
+    ReplayRequest, TraceRequest, TraceStep,
 };
 use nopbridge_runtime::{
     control::timestamp,
     grpc::{bearer, Bearer},
 };
 use secrecy::SecretString;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{service::interceptor::InterceptedService, Request, Response, Status};
 
 pub struct LedgerApi {
     ledger: Ledger,
+    replayer: std::sync::Arc<Replayer>,
 }
 
 fn entry(e: ledger::LedgerEntry) -> LedgerEntry {
@@ -34,6 +41,25 @@ fn entry(e: ledger::LedgerEntry) -> LedgerEntry {
         attempts: e.attempts,
         last_error: e.last_error.unwrap_or_default(),
         updated_at: Some(timestamp(e.updated_at)),
+        explanation: String::new(),
+    }
+}
+
+fn dead_letter_entry(d: ledger::DeadLetterRow) -> LedgerEntry {
+    let why = explain(d.error_class.as_deref().unwrap_or_default());
+    LedgerEntry {
+        explanation: why.to_string(),
+        ..entry(d.entry)
+    }
+}
+
+fn filter<'a>(connection: &'a str, order: &'a str, class: &'a str, n: u32) -> DeadLetterFilter<'a> {
+    let some = |s: &'a str| Some(s).filter(|s| !s.is_empty());
+    DeadLetterFilter {
+        connection_id: some(connection),
+        order_number: some(order),
+        error_class: some(class),
+        limit: limit(n),
     }
 }
 
@@ -54,8 +80,11 @@ fn limit(n: u32) -> i64 {
 }
 
 impl LedgerApi {
-    pub fn new(ledger: Ledger) -> Self {
-        Self { ledger }
+    pub fn new(replayer: Replayer) -> Self {
+        Self {
+            ledger: replayer.ledger.clone(),
+            replayer: std::sync::Arc::new(replayer),
+        }
     }
 
     pub fn into_server(
@@ -122,16 +151,55 @@ impl ledger_server::Ledger for LedgerApi {
         req: Request<DeadLetterQuery>,
     ) -> Result<Response<LedgerEntries>, Status> {
         let q = req.into_inner();
-        let rows = self
-            .ledger
-            .query(None, Some("dead_lettered"), None, None, limit(q.limit))
-            .await
-            .map_err(internal)?;
-        let entries = rows
-            .into_iter()
-            .filter(|e| q.connection_id.is_empty() || e.connection_id == q.connection_id)
-            .map(entry)
-            .collect();
-        Ok(Response::new(LedgerEntries { entries }))
+        let f = filter(&q.connection_id, &q.order_number, &q.error_class, q.limit);
+        let rows = self.ledger.dead_letters(&f).await.map_err(internal)?;
+        Ok(Response::new(LedgerEntries {
+            entries: rows.into_iter().map(dead_letter_entry).collect(),
+        }))
+    }
+
+    type ReplayStream = ReceiverStream<Result<ReplayProgress, Status>>;
+
+    async fn replay(
+        &self,
+        req: Request<ReplayRequest>,
+    ) -> Result<Response<Self::ReplayStream>, Status> {
+        let q = req.into_inner();
+        let f = filter(&q.connection_id, &q.order_number, &q.error_class, q.limit);
+        let rows = self.replayer.select(&f).await.map_err(internal)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let replayer = self.replayer.clone();
+        // Runs to the end even if the caller goes away, so a replay is never left half-recorded.
+        tokio::spawn(async move {
+            let total = rows.len() as u32;
+            for (i, row) in rows.into_iter().enumerate() {
+                let dead_letter =
+                    format!("{}/{}/{}", row.dlq_topic, row.dlq_partition, row.dlq_offset);
+                let msg = match replayer.replay_one(&row, q.dry_run).await {
+                    Ok(outcome) => {
+                        let (outcome, to) = match outcome {
+                            Outcome::Replayed { to } => ("replayed", to),
+                            Outcome::WouldReplay { to } => ("would_replay", to),
+                            Outcome::Missing => ("missing", String::new()),
+                        };
+                        Ok(ReplayProgress {
+                            done: i as u32 + 1,
+                            total,
+                            entry: Some(dead_letter_entry(row)),
+                            outcome: outcome.into(),
+                            dead_letter,
+                            replayed_to: to,
+                        })
+                    }
+                    Err(e) => Err(Status::unavailable(format!("replay of {dead_letter}: {e}"))),
+                };
+                let failed = msg.is_err();
+                let _ = tx.send(msg).await;
+                if failed {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -87,6 +87,26 @@ pub struct TraceStep {
     pub source: String,
 }
 
+/// A dead-lettered entity with where its latest dead letter sits, for replay.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeadLetterRow {
+    #[sqlx(flatten)]
+    pub entry: LedgerEntry,
+    pub error_class: Option<String>,
+    pub dlq_topic: String,
+    pub dlq_partition: i32,
+    pub dlq_offset: i64,
+}
+
+/// Which dead letters to list or replay (each filter optional).
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterFilter<'a> {
+    pub connection_id: Option<&'a str>,
+    pub order_number: Option<&'a str>,
+    pub error_class: Option<&'a str>,
+    pub limit: i64,
+}
+
 #[derive(Clone)]
 pub struct Ledger {
     pool: PgPool,
@@ -368,6 +388,71 @@ impl Ledger {
         let applied = Self::audit(&mut tx, pos, kind, key, command_id, kind, detail).await?;
         tx.commit().await?;
         Ok(applied)
+    }
+
+    /// Entities whose last outcome is a dead letter, with the position of that dead letter.
+    pub async fn dead_letters(
+        &self,
+        f: &DeadLetterFilter<'_>,
+    ) -> Result<Vec<DeadLetterRow>, LedgerError> {
+        Ok(sqlx::query_as::<_, DeadLetterRow>(
+            "SELECT l.connection_id, l.entity_type, l.source_id, l.target, l.order_number, l.target_entity,
+                    l.target_id, l.target_version, l.document_number, l.total_minor, l.currency, l.status,
+                    l.attempts, l.last_error, l.updated_at, a.detail->>'error_class' AS error_class,
+                    a.source_topic AS dlq_topic, a.source_partition AS dlq_partition, a.source_offset AS dlq_offset
+             FROM sync_ledger l
+             JOIN LATERAL (SELECT source_topic, source_partition, source_offset, detail FROM audit_trail a
+                 WHERE a.connection_id = l.connection_id AND a.entity_type = l.entity_type
+                   AND a.source_id = l.source_id AND a.kind = 'dead_letter'
+                 ORDER BY a.id DESC LIMIT 1) a ON true
+             WHERE l.status = 'dead_lettered' AND ($1::text IS NULL OR l.connection_id = $1)
+               AND ($2::text IS NULL OR l.order_number = $2)
+               AND ($3::text IS NULL OR a.detail->>'error_class' = $3)
+             ORDER BY l.updated_at LIMIT $4",
+        )
+        .bind(f.connection_id)
+        .bind(f.order_number)
+        .bind(f.error_class)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Records that a dead letter was sent back to `replayed_to`; false when that dead letter
+    /// was already replayed (the audit row is keyed by the dead letter's own position).
+    pub async fn record_replay(
+        &self,
+        d: &DeadLetterRow,
+        replayed_to: &str,
+    ) -> Result<bool, LedgerError> {
+        let key = EntityKey {
+            connection_id: d.entry.connection_id.clone(),
+            entity_type: d.entry.entity_type.clone(),
+            source_id: d.entry.source_id.clone(),
+        };
+        let topic = format!("replay:{}", d.dlq_topic);
+        let pos = Position {
+            topic: &topic,
+            partition: d.dlq_partition,
+            offset: d.dlq_offset,
+        };
+        let detail = json!({"replayed_to": replayed_to,
+            "dead_letter": format!("{}/{}/{}", d.dlq_topic, d.dlq_partition, d.dlq_offset)});
+        let mut tx = self.pool.begin().await?;
+        if !Self::audit(&mut tx, pos, "replay", &key, None, "replayed", detail).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE sync_ledger SET status = 'replayed', updated_at = now()
+             WHERE connection_id = $1 AND entity_type = $2 AND source_id = $3 AND status = 'dead_lettered'",
+        )
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Every step recorded for one store order (by id, or by display number), oldest first.

@@ -2,12 +2,14 @@
 //! (`sink.results.v1`) and the dead-letter topics. Write-back, drift detection and the ledger
 //! queries of the control API build on it (issue 6).
 pub mod dead_letters;
+pub mod explain;
 mod grpc;
 pub mod ledger;
+pub mod replay;
 pub mod steps;
 
 use ledger::{Ledger, LedgerError, Position};
-use nopbridge_kafka::{Handler, HandlerError, Record};
+use nopbridge_kafka::{Handler, HandlerError, Producer, Record};
 use nopbridge_proto::commands::v1::CommandResult;
 use nopbridge_runtime::{
     config::{require_secret, ConfigError, ServiceConfig, Validate},
@@ -117,7 +119,11 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
         .map(|s| s.expose_secret().to_string())
         .unwrap_or_default();
     let ledger = Ledger::connect(&url).await?;
-    let ledger_api = grpc::LedgerApi::new(ledger.clone());
+    let ledger_api = grpc::LedgerApi::new(replay::Replayer {
+        ledger: ledger.clone(),
+        kafka: cfg.kafka.clone(),
+        producer: Producer::new(&cfg.kafka).map_err(ServiceError::from)?,
+    });
     let token = cfg.grpc.auth_token.clone();
     let handler = Arc::new(LedgerFeed { ledger });
     let parts = ServiceParts::from_config(NAME, "reconciler", &inputs(), cfg, handler)

@@ -189,8 +189,9 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_feeds_the_ledger_and_answers_traces() -> Result<()> {
     use nopbridge_proto::control::v1::{
-        ledger_client::LedgerClient, DeadLetterQuery, LedgerQuery, TraceRequest,
+        ledger_client::LedgerClient, DeadLetterQuery, LedgerQuery, ReplayRequest, TraceRequest,
     };
+    use nopbridge_reconciler::replay::REPLAY_OF_HEADER;
     let broker = Broker::start().await?;
     let db = TestDb::create().await?;
     let (results, dlq) = (unique("sink.results"), unique("dlq.connector_sink"));
@@ -254,7 +255,7 @@ async fn the_service_feeds_the_ledger_and_answers_traces() -> Result<()> {
         ..command.clone()
     };
     let headers = [
-        ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
+        ("dlq_source_topic", commands.as_str()),
         ("dlq_error_class", "validation"),
         ("dlq_error_message", "6000: business rule"),
     ];
@@ -364,6 +365,60 @@ async fn the_service_feeds_the_ledger_and_answers_traces() -> Result<()> {
         "{:?}",
         dead.entries[0]
     );
+
+    assert!(dead.entries[0].explanation.contains("mapping"));
+
+    // Replay: a dry run sends nothing, the real one sends the command back once.
+    let replay = |dry_run: bool| {
+        let mut client = client.clone();
+        async move {
+            let mut stream = client
+                .replay(ReplayRequest {
+                    dry_run,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            let mut out = Vec::new();
+            while let Some(p) = stream.message().await? {
+                out.push(p);
+            }
+            anyhow::Ok(out)
+        }
+    };
+    let dry = replay(true).await?;
+    assert_eq!(dry.len(), 1);
+    assert_eq!(dry[0].outcome, "would_replay");
+    assert_eq!(dry[0].replayed_to, commands);
+    let done = replay(false).await?;
+    assert_eq!((done.len(), done[0].outcome.as_str()), (1, "replayed"));
+    assert_eq!((done[0].done, done[0].total), (1, 1));
+    assert!(
+        replay(false).await?.is_empty(),
+        "a replayed entry is not dead-lettered any more"
+    );
+    let on_topic =
+        nopbridge_kafka::read_topic(&kafka, &commands, 10, Duration::from_secs(3)).await?;
+    let again: Vec<_> = on_topic
+        .iter()
+        .filter(|r| r.header_str(REPLAY_OF_HEADER).is_some())
+        .collect();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].payload(), dead_payload.as_slice());
+    assert_eq!(again[0].key.as_deref(), Some(&b"qbo-1"[..]));
+    assert!(again[0].headers.iter().all(|(k, _)| !k.starts_with("dlq_")));
+    let key = EntityKey {
+        connection_id: "qbo-1".into(),
+        entity_type: "order".into(),
+        source_id: "99".into(),
+    };
+    let entry = ledger
+        .entry(&key)
+        .await?
+        .context("order 99 in the ledger")?;
+    assert_eq!(entry.status, "replayed");
+    let trail = ledger.trail(&key).await?;
+    assert!(trail.iter().any(|a| a.kind == "replay"));
 
     stop.cancel();
     run.await??;
