@@ -72,6 +72,17 @@ async fn reflected_services(ch: Channel) -> Result<Vec<String>> {
     }
 }
 
+/// A plain HTTP/1.0 GET, enough for a Prometheus endpoint.
+async fn http_get(port: u16, path: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .await?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).await?;
+    Ok(body)
+}
+
 fn sigterm_and_wait(mut child: Child, within: Duration) -> Result<std::process::ExitStatus> {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -95,8 +106,13 @@ async fn each_service_serves_health_reflection_status_and_stops_on_sigterm() -> 
     let db = TestDb::create().await?;
     for name in SERVICES {
         let port = free_port()?;
+        let metrics_port = free_port()?;
         let group = unique(name);
         let mut cmd = service(name);
+        cmd.env(
+            "NOPBRIDGE_TELEMETRY__METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        );
         cmd.env("NOPBRIDGE_KAFKA__BOOTSTRAP_SERVERS", broker.bootstrap())
             .env("NOPBRIDGE_GRPC__LISTEN", format!("127.0.0.1:{port}"))
             .env("NOPBRIDGE_CONSUMER__GROUP_ID", &group)
@@ -149,6 +165,11 @@ async fn each_service_serves_health_reflection_status_and_stops_on_sigterm() -> 
         assert!(
             control.status(StatusRequest {}).await?.into_inner().paused,
             "{name} pause"
+        );
+        let metrics = http_get(metrics_port, "/metrics").await?;
+        assert!(
+            metrics.contains(&format!("nopbridge_paused{{service=\"{name}\"}} 1")),
+            "{name} /metrics: {metrics}"
         );
         control
             .resume(ResumeRequest {

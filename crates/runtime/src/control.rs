@@ -27,6 +27,7 @@ struct Inner {
     progress: RwLock<BTreeMap<String, Progress>>,
     paused_connections: RwLock<BTreeSet<String>>,
     reload: RwLock<Option<ReloadHook>>,
+    counters: RwLock<BTreeMap<crate::metrics::CounterKey, u64>>,
 }
 
 /// Re-reads a service's reloadable configuration: Ok(what was loaded) or Err(why refused).
@@ -44,6 +45,7 @@ impl ControlState {
                 progress: RwLock::default(),
                 paused_connections: RwLock::default(),
                 reload: RwLock::default(),
+                counters: RwLock::default(),
             }),
         }
     }
@@ -68,6 +70,25 @@ impl ControlState {
             .progress
             .write()
             .insert(progress.name.clone(), progress);
+    }
+
+    /// Adds to a counter exported on `/metrics` as `nopbridge_<name>_total{labels}`, e.g.
+    /// `count("api_calls", &[("target", "quickbooks_online"), ("status", "429")], 1)`.
+    pub fn count(&self, name: &'static str, labels: &[(&'static str, &str)], by: u64) {
+        let key = (
+            name,
+            labels.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        );
+        *self.inner.counters.write().entry(key).or_default() += by;
+    }
+
+    pub fn counters(&self) -> Vec<(crate::metrics::CounterKey, u64)> {
+        self.inner
+            .counters
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     /// Installs what `Reload` runs; services without reloadable config leave it unset.

@@ -21,6 +21,11 @@ pub enum ServiceError {
     Grpc(#[from] grpc::GrpcError),
     #[error("descriptor set: {0}")]
     Descriptors(#[from] prost_reflect::DescriptorError),
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("shutdown deadline of {0:?} passed with work unfinished")]
     Deadline(Duration),
 }
@@ -38,6 +43,8 @@ pub struct ServiceParts<H> {
     /// Served as the control API; services keep a clone to report connector health,
     /// progress, or to install a reload hook.
     pub control: ControlState,
+    /// Prometheus `/metrics` listener (telemetry.metrics_listen); none when unset.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// More gRPC services of this service (e.g. the reconciler's Ledger).
     pub extra_services: Option<grpc::ExtraServices>,
 }
@@ -70,6 +77,7 @@ impl<H> ServiceParts<H> {
             handler,
             shutdown_deadline: Duration::from_millis(cfg.shutdown_deadline_ms),
             control: ControlState::new(name),
+            metrics_listen: cfg.telemetry.metrics_listen,
             extra_services: None,
         }
     }
@@ -103,6 +111,17 @@ pub async fn run<H: Handler>(
         parts.extra_services,
         shutdown.clone(),
     ));
+    if let Some(addr) = parts.metrics_listen {
+        let listener = crate::metrics::bind(addr)
+            .await
+            .map_err(|source| ServiceError::Metrics { addr, source })?;
+        let (control, stop) = (parts.control.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(listener, control, stop).await {
+                warn!(error = %e, "metrics endpoint stopped");
+            }
+        });
+    }
     let consumer = run_consumer(
         &parts.kafka,
         parts.consumer,

@@ -24,6 +24,9 @@ pub struct TelemetryConfig {
     /// OTLP/gRPC collector, e.g. `http://127.0.0.1:4317`. No export when unset.
     #[serde(default)]
     pub otlp_endpoint: Option<String>,
+    /// Where to serve Prometheus metrics at `/metrics`, e.g. `0.0.0.0:9090`. Off when unset.
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl TelemetryConfig {
@@ -38,6 +41,7 @@ impl Default for TelemetryConfig {
             log_format: LogFormat::Json,
             log_level: Self::default_level(),
             otlp_endpoint: None,
+            metrics_listen: None,
         }
     }
 }
