@@ -1,31 +1,56 @@
-//! connector-sink: reads the per-target command topics and (issues 4 and 8) posts them to
-//! QuickBooks Online, KashFlow, Dynamics GP and the store. Today it joins its group, checks
-//! record contracts and reports status.
+//! connector-sink: reads `sink.quickbooks_online.commands.v1`, posts each command to the
+//! QuickBooks Online company of its connection, and reports the outcome on `sink.results.v1`
+//! (failures also on `dlq.connector_sink.v1`). Layout: [`config`], [`sink`] (the handler),
+//! [`results`], [`xref`] (own state in PostgreSQL) and the [`quickbooks`] target.
+pub mod config;
+pub mod keyed_lock;
+pub mod quickbooks;
+pub mod results;
+pub mod sink;
+pub mod xref;
+
+pub use config::{Config, SinkSettings};
+
+use nopbridge_kafka::{Producer, TopicSpec};
 use nopbridge_runtime::{
-    config::{NoSettings, ServiceConfig},
-    contract::ContractCheck,
     service::{self, ServiceError, ServiceParts},
-    topics,
+    topics, ControlState,
 };
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-pub type Config = ServiceConfig<NoSettings>;
-
 pub const NAME: &str = "connector-sink";
+pub const STAGE: &str = "connector_sink";
 
-pub fn inputs() -> Vec<String> {
-    topics::TARGETS
-        .iter()
-        .map(|t| topics::commands(t))
-        .collect()
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Kafka(#[from] nopbridge_kafka::KafkaError),
+    #[error(transparent)]
+    Store(#[from] xref::StoreError),
+    #[error("HTTP client: {0}")]
+    Http(String),
 }
 
-pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    let handler = Arc::new(ContractCheck::new()?);
-    service::run(
-        ServiceParts::from_config(NAME, "connector_sink", &inputs(), cfg, handler),
-        shutdown,
-    )
-    .await
+/// The command topics this service reads (QuickBooks Online today).
+pub fn inputs() -> Vec<String> {
+    vec![topics::commands("quickbooks_online")]
+}
+
+/// Runs the service until `shutdown`; the handler shares the control state, so connector
+/// health (DISCONNECTED after `invalid_grant`) shows in the Status call.
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), SinkError> {
+    let control = ControlState::new(NAME);
+    let producer = Producer::new(&cfg.kafka)?;
+    let max_attempts = cfg.consumer.retry.max_attempts;
+    let handler =
+        sink::SinkHandler::with_attempts(&cfg.service, producer, control.clone(), max_attempts)
+            .await?;
+    let mut parts = ServiceParts::from_config(NAME, STAGE, &inputs(), cfg, Arc::new(handler))
+        .with_control(control);
+    parts.topics.push(TopicSpec::new(topics::SINK_RESULTS, 3));
+    service::run(parts, shutdown).await?;
+    Ok(())
 }

@@ -1,0 +1,55 @@
+//! The `[service]` section of connector-sink: where its own state lives and the target
+//! connections it posts to.
+use crate::quickbooks::QboConnectionConfig;
+use nopbridge_runtime::config::{require_secret, ConfigError, ServiceConfig, Validate};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+pub type Config = ServiceConfig<SinkSettings>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSettings {
+    /// PostgreSQL URL for the connector's own state (cross references, OAuth tokens).
+    /// Required as soon as a connection is configured. May carry a password, so it is secret.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    /// Pool size for that database.
+    #[serde(default = "default_pool")]
+    pub database_pool: u32,
+    /// QuickBooks Online connections (one realm each).
+    #[serde(default)]
+    pub quickbooks: Vec<QboConnectionConfig>,
+}
+
+const fn default_pool() -> u32 {
+    8
+}
+
+impl Validate for SinkSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.quickbooks.is_empty() {
+            match &self.database_url {
+                Some(url) => require_secret("service.database_url", url)?,
+                None => {
+                    return Err(ConfigError::key(
+                        "service.database_url",
+                        "required when connections are configured (tokens and cross references live there)",
+                    ))
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (i, c) in self.quickbooks.iter().enumerate() {
+            c.validate(&format!("service.quickbooks[{i}]"))?;
+            if !seen.insert(c.connection_id.as_str()) {
+                return Err(ConfigError::key(
+                    format!("service.quickbooks[{i}].connection_id"),
+                    format!("`{}` is configured twice", c.connection_id),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

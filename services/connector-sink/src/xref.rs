@@ -1,0 +1,169 @@
+//! The connector's own state in PostgreSQL: cross references (connection, kind, natural key →
+//! target id) and the OAuth refresh tokens of each connection.
+use sqlx::{postgres::PgPoolOptions, PgPool, Row};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("connector database: {0}")]
+pub struct StoreError(#[from] sqlx::Error);
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS sink_xref (
+    connection_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    natural_key TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    version TEXT NOT NULL DEFAULT '',
+    command_id TEXT NOT NULL DEFAULT '',
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (connection_id, kind, natural_key)
+);
+CREATE TABLE IF NOT EXISTS sink_oauth_tokens (
+    connection_id TEXT PRIMARY KEY,
+    refresh_token TEXT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 0,
+    disconnected BOOLEAN NOT NULL DEFAULT false,
+    detail TEXT NOT NULL DEFAULT '',
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"#;
+
+/// One cross reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Xref {
+    pub target_id: String,
+    pub version: String,
+    pub command_id: String,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects and creates the tables (under an advisory lock: several sink processes may
+    /// start at once).
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(2))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7702401)")
+            .execute(&mut *tx)
+            .await?;
+        for stmt in SCHEMA.split(';').filter(|s| !s.trim().is_empty()) {
+            sqlx::query(stmt).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn get(
+        &self,
+        connection: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<Xref>, StoreError> {
+        let row = sqlx::query(
+            "SELECT target_id, version, command_id FROM sink_xref
+             WHERE connection_id = $1 AND kind = $2 AND natural_key = $3",
+        )
+        .bind(connection)
+        .bind(kind)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Xref {
+            target_id: r.get(0),
+            version: r.get(1),
+            command_id: r.get(2),
+        }))
+    }
+
+    pub async fn put(
+        &self,
+        connection: &str,
+        kind: &str,
+        key: &str,
+        xref: &Xref,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sink_xref (connection_id, kind, natural_key, target_id, version, command_id)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (connection_id, kind, natural_key) DO UPDATE
+             SET target_id = EXCLUDED.target_id, version = EXCLUDED.version,
+                 command_id = EXCLUDED.command_id, updated_at = now()",
+        )
+        .bind(connection)
+        .bind(kind)
+        .bind(key)
+        .bind(&xref.target_id)
+        .bind(&xref.version)
+        .bind(&xref.command_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn forget(&self, connection: &str, kind: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM sink_xref WHERE connection_id = $1 AND kind = $2 AND natural_key = $3",
+        )
+        .bind(connection)
+        .bind(kind)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Seeds the refresh token from config when the database has none for the connection.
+    pub async fn seed_refresh_token(
+        &self,
+        connection: &str,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sink_oauth_tokens (connection_id, refresh_token) VALUES ($1, $2)
+             ON CONFLICT (connection_id) DO NOTHING",
+        )
+        .bind(connection)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An operator re-authorised the connection: store the new token and clear the flag.
+    pub async fn reconnect(&self, connection: &str, token: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sink_oauth_tokens (connection_id, refresh_token) VALUES ($1, $2)
+             ON CONFLICT (connection_id) DO UPDATE SET refresh_token = EXCLUDED.refresh_token,
+                 version = sink_oauth_tokens.version + 1, disconnected = false, detail = '',
+                 updated_at = now()",
+        )
+        .bind(connection)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// (disconnected, version) of a connection's token row.
+    pub async fn token_status(&self, connection: &str) -> Result<Option<(bool, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT disconnected, version FROM sink_oauth_tokens WHERE connection_id = $1",
+        )
+        .bind(connection)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+}
