@@ -412,3 +412,81 @@ async fn a_consumer_can_resume_from_any_offset() -> Result<()> {
     }
     Ok(())
 }
+
+/// One Kafka key for everything (like a sink topic keyed by connection), a finer ordering key
+/// from the handler: different orders run concurrently, one order's records stay in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_ordering_key_gives_concurrency_within_one_kafka_key() -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct PerOrder {
+        seen: Mutex<HashMap<String, Vec<u32>>>,
+        inside: AtomicUsize,
+        most_inside: AtomicUsize,
+    }
+    fn split(r: &Record) -> (String, u32) {
+        let p = String::from_utf8_lossy(r.payload()).into_owned();
+        let (order, seq) = p.split_once(':').unwrap_or(("", "0"));
+        (order.to_string(), seq.parse().unwrap_or(0))
+    }
+    impl Handler for PerOrder {
+        async fn handle(&self, r: &Record) -> Result<(), HandlerError> {
+            let n = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_inside.fetch_max(n, Ordering::SeqCst);
+            // Stands for a call to a target system.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let (order, seq) = split(r);
+            self.seen.lock().entry(order).or_default().push(seq);
+            self.inside.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn ordering_key(&self, r: &Record) -> Option<Vec<u8>> {
+            Some(split(r).0.into_bytes())
+        }
+    }
+
+    let broker = Broker::start().await?;
+    let kafka = KafkaConfig::new(broker.bootstrap());
+    let topic = unique("commands");
+    let mut cfg = ConsumerConfig::new(unique("group"), vec![topic.clone()], unique("stage"));
+    cfg.concurrency = 8;
+    ensure_topics(&kafka, &[TopicSpec::new(&topic, 1)]).await?;
+    let producer = Producer::new(&kafka)?;
+    for i in 0..200u32 {
+        let payload = format!("order-{}:{i}", i % 10);
+        producer
+            .send(OutgoingRecord::new(
+                &topic,
+                b"connection-1",
+                payload.as_bytes(),
+            ))
+            .await?;
+    }
+    let handler = Arc::new(PerOrder::default());
+    let handle = ConsumerHandle::new(&cfg.group_id);
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let (kafka, handler, stop) = (kafka.clone(), handler.clone(), stop.clone());
+        async move { run_consumer(&kafka, cfg, handler, producer, handle, stop).await }
+    });
+    wait_for(Duration::from_secs(60), || {
+        handler.seen.lock().values().map(Vec::len).sum::<usize>() >= 200
+    })
+    .await?;
+    stop.cancel();
+    run.await??;
+    assert!(
+        handler.most_inside.load(Ordering::SeqCst) > 1,
+        "records of one Kafka key ran one at a time"
+    );
+    let seen = handler.seen.lock();
+    assert_eq!(seen.len(), 10);
+    for (order, seqs) in seen.iter() {
+        let mut sorted = seqs.clone();
+        sorted.sort_unstable();
+        assert_eq!(seqs, &sorted, "{order} handled out of order");
+        assert_eq!(seqs.len(), 20);
+    }
+    Ok(())
+}

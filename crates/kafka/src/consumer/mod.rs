@@ -64,6 +64,15 @@ impl HandlerError {
 /// topic, a database or a target system), because the offset is committed right after.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// What orders this record: records with equal keys are handled one after another in
+    /// offset order, different keys may run concurrently. `None` (the default) uses the Kafka
+    /// key, or the partition for keyless records. A handler whose topic is keyed coarsely
+    /// (one key per target connection) returns a finer key (one per order) to get concurrency
+    /// without reordering what must stay ordered.
+    fn ordering_key(&self, _record: &Record) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 type LoopConsumer = StreamConsumer<LoopContext>;
@@ -286,7 +295,7 @@ pub async fn run_consumer<H: Handler>(
         }
         if !paused {
             if let Some(record) = held.pop_front() {
-                dispatch(&senders, &handle, record).await;
+                dispatch(&senders, &handle, lane_ctx.handler.as_ref(), record).await;
                 continue;
             }
         }
@@ -310,7 +319,7 @@ pub async fn run_consumer<H: Handler>(
                 Ok(m) => {
                     let record = Record::from_message(&m);
                     drop(m);
-                    if paused { held.push_back(record) } else { dispatch(&senders, &handle, record).await }
+                    if paused { held.push_back(record) } else { dispatch(&senders, &handle, lane_ctx.handler.as_ref(), record).await }
                 }
                 Err(e) if is_fatal(&e) => { error!(error = %e, "consumer failed"); result = Err(e.into()); break; }
                 Err(e) => warn!(error = %e, "consumer error (retrying)"),
@@ -366,14 +375,20 @@ fn set_paused(consumer: &LoopConsumer, paused: bool) {
     }
 }
 
-async fn dispatch(senders: &[mpsc::Sender<Work>], handle: &ConsumerHandle, record: Record) {
+async fn dispatch<H: Handler>(
+    senders: &[mpsc::Sender<Work>],
+    handle: &ConsumerHandle,
+    handler: &H,
+    record: Record,
+) {
     let tp = (record.topic.clone(), record.partition);
     let generation = handle.inner.tracker.lock().begin(&tp, record.offset);
     // Same key → same lane → in order. Keyless records keep their partition's order.
     let mut h = DefaultHasher::new();
-    match &record.key {
-        Some(k) => k.hash(&mut h),
-        None => tp.hash(&mut h),
+    match (handler.ordering_key(&record), &record.key) {
+        (Some(k), _) => k.hash(&mut h),
+        (None, Some(k)) => k.hash(&mut h),
+        (None, None) => tp.hash(&mut h),
     }
     let lane = (h.finish() % senders.len() as u64) as usize;
     if senders[lane]
