@@ -7,6 +7,7 @@ pub mod keyed_lock;
 pub mod quickbooks;
 pub mod results;
 pub mod sink;
+pub mod target;
 pub mod xref;
 
 pub use config::{Config, SinkSettings};
@@ -34,9 +35,12 @@ pub enum SinkError {
     Http(String),
 }
 
-/// The command topics this service reads (QuickBooks Online today).
+/// The command topics this service reads: one per registered target.
 pub fn inputs() -> Vec<String> {
-    vec![topics::commands("quickbooks_online")]
+    target::TARGETS
+        .iter()
+        .map(|t| topics::commands(t.name))
+        .collect()
 }
 
 /// Runs the service until `shutdown`; the handler shares the control state, so connector

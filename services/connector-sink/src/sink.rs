@@ -1,17 +1,23 @@
-//! The sink loop's handler: decode the command, post it through its connection, write the
-//! result, and only then let the offset move. Permanent failures write a FAILED result and go
-//! to the dead-letter topic (the consumer loop does that), so a bad record never blocks its
-//! partition; transient ones are retried by the loop with the same requestids.
+//! The sink loop's handler, the same for every target: decode the command, route it to its
+//! connection, post it, write the result, and only then let the offset move. Permanent
+//! failures write a FAILED result and go to the dead-letter topic (the consumer loop does
+//! that), so a bad record never blocks its partition; transient ones are retried by the loop
+//! with the same idempotency keys.
+//!
+//! Command topics are keyed by connection, so one connection's rate limiter lives in one
+//! consumer; [`SinkHandler::ordering_key`] orders records per store order instead, so
+//! different orders of one connection run concurrently (their writes share the connection's
+//! pacing and batches) while one order's commands stay in order.
 use crate::{
     config::SinkSettings,
-    quickbooks::{HealthFn, QboConnector, QboError},
     results::{self, ResultWriter},
+    target::{Connection, Failure, HealthFn, Shared, Target, TARGETS},
     xref::Store,
     SinkError,
 };
 use nopbridge_kafka::{Handler, HandlerError, Producer, Record};
 use nopbridge_proto::{
-    commands::v1::Command,
+    commands::v1::{command::Body, Command, TargetError, TargetKind},
     control::v1::{ConnectorHealth, HealthState},
 };
 use nopbridge_runtime::{topics, ControlState};
@@ -23,10 +29,13 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use tracing::{info, warn};
+use tracing::{error, info, warn};
+
+/// How often a command of a paused connection looks whether it was resumed.
+const PAUSE_POLL: Duration = Duration::from_millis(200);
 
 pub struct SinkHandler {
-    connectors: HashMap<String, Arc<QboConnector>>,
+    connections: HashMap<String, Arc<dyn Connection>>,
     results: ResultWriter,
     control: ControlState,
     /// Handler attempts per command id so far (the loop retries transient failures).
@@ -35,17 +44,58 @@ pub struct SinkHandler {
     max_attempts: u32,
 }
 
-pub fn health_fn(control: ControlState) -> HealthFn {
-    Arc::new(move |connection: &str, state: HealthState, detail: &str| {
+/// Health reports of one connection go to the control API (Status, `connector_up` metric);
+/// a disconnection is also an alert: an error log with `alert = "connector_disconnected"` and
+/// the `alerts` counter on /metrics.
+pub fn health_fn(control: ControlState, target: &'static Target, connection: &str) -> HealthFn {
+    let connection = connection.to_string();
+    Arc::new(move |state: HealthState, detail: &str| {
+        if state == HealthState::Disconnected {
+            error!(%connection, target = target.name, alert = "connector_disconnected", "{detail}");
+            control.count(
+                "alerts",
+                &[
+                    ("kind", "connector_disconnected"),
+                    ("connection", connection.as_str()),
+                ],
+                1,
+            );
+        }
         control.set_connector_health(ConnectorHealth {
-            connection_id: connection.to_string(),
-            target: "quickbooks_online".into(),
+            connection_id: connection.clone(),
+            target: target.name.into(),
             state: state as i32,
             detail: detail.to_string(),
             last_success_at: None,
             paused: false,
         });
     })
+}
+
+/// What orders a command among the others of its connection: its store order, else the
+/// customer or item it upserts, else the command alone.
+pub fn ordering_key(cmd: &Command) -> String {
+    let scope = format!("{}/{}/{}", cmd.connection_id, cmd.tenant_id, cmd.store_id);
+    if let Some(o) = &cmd.order {
+        if o.order_id != 0 {
+            return format!("{scope}/order/{}", o.order_id);
+        }
+        if !o.order_guid.is_empty() {
+            return format!("{scope}/order/{}", o.order_guid);
+        }
+    }
+    match &cmd.body {
+        Some(Body::UpsertCustomer(u)) => match &u.customer {
+            Some(c) if !c.email.is_empty() => format!("{scope}/customer/{}", c.email),
+            Some(c) => format!("{scope}/customer/{}", c.store_customer_id),
+            None => format!("{scope}/command/{}", cmd.command_id),
+        },
+        Some(Body::UpsertItem(u)) => match &u.item {
+            Some(i) if !i.sku.is_empty() => format!("{scope}/item/{}", i.sku),
+            _ => format!("{scope}/command/{}", cmd.command_id),
+        },
+        _ => format!("{scope}/command/{}", cmd.command_id),
+    }
 }
 
 impl SinkHandler {
@@ -63,29 +113,39 @@ impl SinkHandler {
         .await
     }
 
+    /// Builds every configured connection of every registered target.
     pub async fn with_attempts(
         settings: &SinkSettings,
         producer: Producer,
         control: ControlState,
         max_attempts: u32,
     ) -> Result<Self, SinkError> {
-        let mut connectors = HashMap::new();
+        let mut connections: HashMap<String, Arc<dyn Connection>> = HashMap::new();
         if let Some(url) = &settings.database_url {
             let store = Store::connect(url.expose_secret(), settings.database_pool).await?;
             let http = reqwest::Client::builder()
                 .pool_max_idle_per_host(32)
                 .build()
                 .map_err(|e| SinkError::Http(e.to_string()))?;
-            for c in &settings.quickbooks {
-                let health = health_fn(control.clone());
-                health(&c.connection_id, HealthState::Healthy, "configured");
-                let connector =
-                    QboConnector::new(c.clone(), store.clone(), http.clone(), health).await?;
-                connectors.insert(c.connection_id.clone(), Arc::new(connector));
+            let health = |target: &'static Target, connection: &str| {
+                let h = health_fn(control.clone(), target, connection);
+                h(HealthState::Healthy, "configured");
+                h
+            };
+            let shared = Shared {
+                settings,
+                store: &store,
+                http: &http,
+                health: &health,
+            };
+            for target in TARGETS {
+                for c in (target.connect)(&shared).await? {
+                    connections.insert(c.connection_id().to_string(), c);
+                }
             }
         }
         Ok(Self {
-            connectors,
+            connections,
             results: ResultWriter::new(producer, topics::SINK_RESULTS),
             control,
             tries: Mutex::default(),
@@ -93,37 +153,34 @@ impl SinkHandler {
         })
     }
 
-    pub fn connector(&self, connection_id: &str) -> Option<&Arc<QboConnector>> {
-        self.connectors.get(connection_id)
+    pub fn connection(&self, connection_id: &str) -> Option<&Arc<dyn Connection>> {
+        self.connections.get(connection_id)
     }
 
     async fn fail(
         &self,
         record: &Record,
+        target: &Target,
         cmd: &Command,
-        e: &QboError,
+        error: TargetError,
         attempts: u32,
         started: Instant,
     ) -> HandlerError {
-        let error = results::target_error(e);
         let class = error.class.clone();
-        let message = format!(
-            "{}{}{}: {} — {}",
-            if error.code.is_empty() {
-                String::new()
-            } else {
-                format!("QuickBooks {} ", error.code)
-            },
-            if error.element.is_empty() {
-                String::new()
-            } else {
-                format!("on {} ", error.element)
-            },
+        let mut message = String::new();
+        if !error.code.is_empty() {
+            message.push_str(&format!("{} {} ", target.name, error.code));
+        }
+        if !error.element.is_empty() {
+            message.push_str(&format!("on {} ", error.element));
+        }
+        message.push_str(&format!(
+            "{}: {} — {}",
             results::command_kind(cmd),
             error.detail,
             error.explanation
-        );
-        let result = results::failure(cmd, error, attempts, started.elapsed());
+        ));
+        let result = results::failure(target, cmd, error, attempts, started.elapsed());
         if let Err(k) = self
             .results
             .write(&result, record.trace_context().as_ref())
@@ -133,8 +190,36 @@ impl SinkHandler {
             return HandlerError::transient(format!("writing the FAILED result: {k}"));
         }
         self.tries.lock().remove(&cmd.command_id);
+        self.control.count(
+            "commands",
+            &[("target", target.name), ("status", "failed")],
+            1,
+        );
         warn!(command = %cmd.command_id, connection = %cmd.connection_id, %class, "command failed permanently");
         HandlerError::permanent(class, message)
+    }
+
+    /// Holds the command while an operator paused its connection (control API `Pause`).
+    async fn while_paused(&self, connection_id: &str) {
+        let mut logged = false;
+        while self.control.is_connection_paused(connection_id) {
+            if !logged {
+                info!(connection = %connection_id, "connection paused; commands wait");
+                logged = true;
+            }
+            tokio::time::sleep(PAUSE_POLL).await;
+        }
+    }
+}
+
+/// Unknown connection or a command routed to another target's connection.
+fn misrouted(detail: String) -> TargetError {
+    TargetError {
+        code: String::new(),
+        element: String::new(),
+        detail,
+        explanation: "Add the connection to this connector-sink's [service] configuration (or fix the mapping's connection id), then replay.".into(),
+        class: "config".into(),
     }
 }
 
@@ -154,43 +239,65 @@ impl Handler for SinkHandler {
             entry.0 += 1;
             *entry
         };
-        let Some(connector) = self.connectors.get(&cmd.connection_id) else {
-            let e = QboError::invalid(
-                "config",
-                format!(
-                    "connection '{}' is not configured in this connector-sink",
-                    cmd.connection_id
-                ),
-            );
-            return Err(self.fail(record, &cmd, &e, attempt, started).await);
+        let Some(conn) = self.connections.get(&cmd.connection_id) else {
+            let target = TARGETS
+                .iter()
+                .find(|t| t.kind as i32 == cmd.target)
+                .copied()
+                .unwrap_or(TARGETS[0]);
+            let e = misrouted(format!(
+                "connection '{}' is not configured in this connector-sink",
+                cmd.connection_id
+            ));
+            return Err(self.fail(record, target, &cmd, e, attempt, started).await);
         };
+        let target = conn.target();
+        if cmd.target != TargetKind::Unspecified as i32 && cmd.target != target.kind as i32 {
+            let e = misrouted(format!(
+                "connection '{}' is a {} connection but the command is for {:?}",
+                cmd.connection_id,
+                target.name,
+                cmd.target()
+            ));
+            return Err(self.fail(record, target, &cmd, e, attempt, started).await);
+        }
+        self.while_paused(&cmd.connection_id).await;
+        // A waiting command calls nobody: it polls for a re-authorisation and fails as `auth`
+        // when none comes within the connection's wait.
+        let mut disconnected = conn.is_disconnected();
         let outcome = loop {
-            if connector.is_disconnected() {
-                let wait = Duration::from_millis(connector.config().retry.disconnected_wait_ms);
-                match connector.wait_connected(wait).await {
+            if disconnected {
+                match conn.wait_connected(conn.disconnected_wait()).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        let e = QboError::Disconnected(
-                            "the connection stayed disconnected while this command waited".into(),
-                        );
-                        return Err(self.fail(record, &cmd, &e, attempt, started).await);
+                        let e = TargetError {
+                            detail: "the connection stayed disconnected while this command waited"
+                                .into(),
+                            explanation: "The connection's authorisation was revoked or expired. Re-authorise it, then replay the dead-lettered commands.".into(),
+                            class: "auth".into(),
+                            ..TargetError::default()
+                        };
+                        return Err(self.fail(record, target, &cmd, e, attempt, started).await);
                     }
-                    Err(e) => return Err(HandlerError::transient(e.to_string())),
+                    Err(e) => return Err(HandlerError::transient(e.error().detail.clone())),
                 }
             }
-            match connector.execute(&cmd).await {
+            match conn.execute(&cmd).await {
                 Ok(o) => break o,
-                Err(QboError::Disconnected(_)) => continue,
-                Err(e @ (QboError::Unavailable { .. } | QboError::Store(_))) => {
+                Err(Failure::Disconnected(_)) => disconnected = true,
+                Err(Failure::Transient(e)) => {
                     if attempt >= self.max_attempts {
-                        return Err(self.fail(record, &cmd, &e, attempt, started).await);
+                        return Err(self.fail(record, target, &cmd, e, attempt, started).await);
                     }
-                    return Err(HandlerError::transient(e.to_string()));
+                    return Err(HandlerError::transient(e.detail));
                 }
-                Err(e) => return Err(self.fail(record, &cmd, &e, attempt, started).await),
+                Err(Failure::Permanent(e)) => {
+                    return Err(self.fail(record, target, &cmd, e, attempt, started).await)
+                }
             }
         };
         let result = results::success(
+            target,
             &cmd,
             &outcome,
             attempt + outcome.attempts.saturating_sub(1),
@@ -201,9 +308,18 @@ impl Handler for SinkHandler {
             .await
             .map_err(|e| HandlerError::transient(format!("writing the result: {e}")))?;
         self.tries.lock().remove(&cmd.command_id);
+        let status = outcome.status.as_str_name().to_ascii_lowercase();
+        self.control.count(
+            "commands",
+            &[
+                ("target", target.name),
+                ("status", status.trim_start_matches("result_status_")),
+            ],
+            1,
+        );
         self.control.set_connector_health(ConnectorHealth {
             connection_id: cmd.connection_id.clone(),
-            target: "quickbooks_online".into(),
+            target: target.name.into(),
             state: HealthState::Healthy as i32,
             detail: String::new(),
             last_success_at: Some(nopbridge_runtime::control::timestamp(chrono::Utc::now())),
@@ -211,5 +327,10 @@ impl Handler for SinkHandler {
         });
         info!(command = %cmd.command_id, status = ?outcome.status, "command posted");
         Ok(())
+    }
+
+    fn ordering_key(&self, record: &Record) -> Option<Vec<u8>> {
+        let cmd = Command::decode(record.payload()).ok()?;
+        Some(ordering_key(&cmd).into_bytes())
     }
 }

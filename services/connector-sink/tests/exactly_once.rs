@@ -95,6 +95,10 @@ async fn a_thousand_orders_under_faults_and_a_token_expiry_post_exactly_once() -
         c.idempotent_replays > 0,
         "dropped-after writes were replayed: {c:?}"
     );
+    assert!(
+        c.batch_calls > 0 && c.batch_items > 2 * c.batch_calls,
+        "queued independent writes went out in batches: {c:?}"
+    );
     for cmd in &cmds {
         let r: Vec<_> = results
             .iter()

@@ -84,6 +84,18 @@ async fn invalid_grant_disconnects_the_connection_without_a_retry_storm() -> Res
         health(&control, &h.connection).await,
         HealthState::Disconnected
     );
+    // The alert: counted once on /metrics however many commands were waiting.
+    let alerts: Vec<u64> = control
+        .counters()
+        .into_iter()
+        .filter(|((name, labels), _)| {
+            *name == "alerts"
+                && labels.contains(&("kind", "connector_disconnected".to_string()))
+                && labels.contains(&("connection", h.connection.clone()))
+        })
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(alerts, [1]);
     let after = h.emu.handle().counters();
     // One refused refresh and the one 401 that led to it: waiting commands call nobody.
     assert_eq!(after.invalid_grants - before.invalid_grants, 1, "{after:?}");

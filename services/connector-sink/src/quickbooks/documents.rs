@@ -9,7 +9,7 @@ use super::{
     service::{QboError, QboRequest},
     QboConnector,
 };
-use crate::xref::Xref;
+use crate::{target::Outcome, xref::Xref};
 use nopbridge_proto::commands::v1::{
     command::Body, ApplyPayment, Command, CustomerRef, DocumentKind, DocumentLine, LineKind,
     PostRefund, PostSale, RefundDocumentKind, ResultStatus, SaleDocumentKind, TargetRecord, Tender,
@@ -17,15 +17,6 @@ use nopbridge_proto::commands::v1::{
 };
 use nopbridge_proto::events::v1::Money;
 use serde_json::{json, Value};
-
-/// What one command did in QuickBooks.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub status: ResultStatus,
-    pub records: Vec<TargetRecord>,
-    pub request_id: String,
-    pub attempts: u32,
-}
 
 const MAX_STALE_RETRIES: u32 = 5;
 
@@ -57,7 +48,7 @@ fn customer_record(c: &Resolved) -> Option<TargetRecord> {
 }
 
 impl QboConnector {
-    pub async fn execute(&self, cmd: &Command) -> Result<Outcome, QboError> {
+    pub async fn execute_command(&self, cmd: &Command) -> Result<Outcome, QboError> {
         match &cmd.body {
             Some(Body::PostSale(s)) => self.post_sale(cmd, s).await,
             Some(Body::ApplyPayment(p)) => self.apply_payment(cmd, p).await,
@@ -66,12 +57,7 @@ impl QboConnector {
             Some(Body::UpsertCustomer(u)) => self.upsert_customer(cmd, u).await,
             Some(Body::UpsertItem(u)) => self.upsert_item(cmd, u).await,
             // Stock and store write-back are not QuickBooks Online commands.
-            Some(_) => Ok(Outcome {
-                status: ResultStatus::Skipped,
-                records: vec![],
-                request_id: String::new(),
-                attempts: 0,
-            }),
+            Some(_) => Ok(Outcome::skipped()),
             None => Err(QboError::invalid("validation", "the command has no body")),
         }
     }

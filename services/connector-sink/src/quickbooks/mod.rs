@@ -1,11 +1,13 @@
 //! The QuickBooks Online target, laid out like a Vector sink: [`config`] (per connection),
 //! [`encoder`] (values at the edge), [`request_builder`] (command → bodies), [`service`] (HTTP
 //! with retry classification, paced by [`limiter`], authorised by [`oauth`], coalesced by
-//! [`batch`]), [`references`] and [`documents`] (what each command does).
+//! [`batch`]), [`references`] and [`documents`] (what each command does), [`errors`] (what a
+//! failure means for the sink loop and the operator).
 mod batch;
 mod config;
 mod documents;
 mod encoder;
+mod errors;
 mod limiter;
 mod oauth;
 mod references;
@@ -13,22 +15,48 @@ mod request_builder;
 mod service;
 
 pub use config::{DisplayNameRule, QboConnectionConfig, QboLimits, QboRetry};
-pub use documents::Outcome;
 pub use encoder::request_id;
-pub use oauth::HealthFn;
+pub use errors::{class_of, explain};
 pub use service::{Fault, QboError, ServiceStats};
 
 use crate::{
     keyed_lock::KeyedLock,
+    target::{Connection, Failure, HealthFn, Outcome, Shared, Target},
     xref::{Store, StoreError},
+    SinkError,
 };
 use batch::Batcher;
+use futures::future::BoxFuture;
 use limiter::Limiter;
+use nopbridge_proto::commands::v1::{Command, TargetKind};
 use oauth::TokenManager;
 use parking_lot::Mutex;
 use secrecy::ExposeSecret;
 use service::QboService;
 use std::{collections::HashMap, sync::Arc, time::Duration};
+
+/// The registry entry (see [`crate::target::TARGETS`]).
+pub static TARGET: Target = Target {
+    name: "quickbooks_online",
+    kind: TargetKind::QuickbooksOnline,
+    connect,
+};
+
+fn connect<'a>(
+    shared: &'a Shared<'a>,
+) -> BoxFuture<'a, Result<Vec<Arc<dyn Connection>>, SinkError>> {
+    Box::pin(async move {
+        let mut out: Vec<Arc<dyn Connection>> = Vec::new();
+        for c in &shared.settings.quickbooks {
+            let health = (shared.health)(&TARGET, &c.connection_id);
+            let connector =
+                QboConnector::new(c.clone(), shared.store.clone(), shared.http.clone(), health)
+                    .await?;
+            out.push(Arc::new(connector));
+        }
+        Ok(out)
+    })
+}
 
 /// One QuickBooks company (realm) with its pacing, tokens and references.
 pub struct QboConnector {
@@ -90,14 +118,38 @@ impl QboConnector {
     pub fn stats(&self) -> &ServiceStats {
         &self.service.stats
     }
+}
 
-    pub fn is_disconnected(&self) -> bool {
+impl Connection for QboConnector {
+    fn connection_id(&self) -> &str {
+        &self.cfg.connection_id
+    }
+
+    fn target(&self) -> &'static Target {
+        &TARGET
+    }
+
+    fn execute<'a>(&'a self, cmd: &'a Command) -> BoxFuture<'a, Result<Outcome, Failure>> {
+        Box::pin(async move { self.execute_command(cmd).await.map_err(Failure::from) })
+    }
+
+    fn is_disconnected(&self) -> bool {
         self.service.oauth().is_disconnected()
     }
 
-    /// Waits (polling the database, never Intuit) until the connection is re-authorised.
-    pub async fn wait_connected(&self, within: Duration) -> Result<bool, QboError> {
-        let poll = Duration::from_millis(self.cfg.retry.disconnected_poll_ms.max(10));
-        Ok(self.service.oauth().wait_connected(within, poll).await?)
+    /// Polls the database (never Intuit) until an operator stored a new refresh token.
+    fn wait_connected(&self, within: Duration) -> BoxFuture<'_, Result<bool, Failure>> {
+        Box::pin(async move {
+            let poll = Duration::from_millis(self.cfg.retry.disconnected_poll_ms.max(10));
+            self.service
+                .oauth()
+                .wait_connected(within, poll)
+                .await
+                .map_err(|e| Failure::from(QboError::from(e)))
+        })
+    }
+
+    fn disconnected_wait(&self) -> Duration {
+        Duration::from_millis(self.cfg.retry.disconnected_wait_ms)
     }
 }

@@ -2,23 +2,20 @@
 //! mutex, across processes the token row's `FOR UPDATE` lock. The rotated refresh token is
 //! committed before the new access token is handed out, so a crash can never lose it.
 //! `invalid_grant` marks the connection disconnected (in the database too) and stops calls.
-use crate::xref::{Store, StoreError};
+use crate::{
+    target::HealthFn,
+    xref::{Store, StoreError},
+};
 use base64::Engine;
 use nopbridge_proto::control::v1::HealthState;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::Row;
 use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
-use tracing::{error, info, warn};
-
-/// Reports a connection's health (wired to the control API's ConnectorHealth).
-pub type HealthFn = Arc<dyn Fn(&str, HealthState, &str) + Send + Sync>;
+use tracing::{info, warn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
@@ -143,7 +140,7 @@ impl TokenManager {
             if let Some((false, _)) = self.store.token_status(&self.connection_id).await? {
                 if self.disconnected.swap(false, Ordering::AcqRel) {
                     info!(connection = %self.connection_id, "connection re-authorised");
-                    (self.health)(&self.connection_id, HealthState::Healthy, "re-authorised");
+                    (self.health)(HealthState::Healthy, "re-authorised");
                 }
                 return Ok(true);
             }
@@ -223,7 +220,6 @@ impl TokenManager {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                error!(connection = %self.connection_id, alert = "connector_disconnected", "{detail}");
                 Err(self.mark_disconnected_in_memory(&detail))
             }
             Err(Refused::Transient(reason)) => {
@@ -235,7 +231,7 @@ impl TokenManager {
 
     fn mark_disconnected_in_memory(&self, detail: &str) -> OAuthError {
         if !self.disconnected.swap(true, Ordering::AcqRel) {
-            (self.health)(&self.connection_id, HealthState::Disconnected, detail);
+            (self.health)(HealthState::Disconnected, detail);
         }
         OAuthError::Disconnected(detail.to_string())
     }

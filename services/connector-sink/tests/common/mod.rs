@@ -100,6 +100,8 @@ group_id = "{group}"
 topics = ["{commands_topic}"]
 dlq_topic = "{dlq_topic}"
 drain_timeout_ms = 2000
+# Orders of one connection run concurrently (the sink orders by store order, not by key).
+concurrency = 32
 [consumer.retry]
 max_attempts = {attempts}
 initial_backoff_ms = 20
