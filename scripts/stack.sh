@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nopbridge local stack. Used by both README commands and by CI.
 #   scripts/stack.sh demo    install what is missing, start broker + topics + services, show status
-#   scripts/stack.sh test    install what is missing, start a broker, run fmt, clippy and all tests
+#   scripts/stack.sh test    install what is missing, start a broker, run fmt, clippy, the
+#                            deployment checks (scripts/check-deploy.sh) and all tests
 #   scripts/stack.sh install only install the tools (tansu, cargo-nextest)
 # Environment: KAFKA_BOOTSTRAP_SERVERS (use that broker instead of starting tansu),
 # DATABASE_URL (PostgreSQL for tests; default the local server), STACK_DIR (default .stack).
@@ -76,6 +77,9 @@ cmd_test() {
   cd "$ROOT"
   log "fmt";    cargo fmt --all -- --check
   log "clippy"; cargo clippy --workspace --all-targets -- -D warnings
+  # Dockerfile, docker-compose.yml and the Helm chart (tools cached after the first run);
+  # before the tests so that the test runner's summary stays the last lines CI reads.
+  log "deploy"; bash "$ROOT/scripts/check-deploy.sh"
   log "tests";  cargo nextest run --workspace --no-fail-fast
 }
 
