@@ -110,6 +110,18 @@ check_dockerfile() {
   local bins; bins="$(cd "$ROOT" && cargo metadata --no-deps --format-version 1 --offline 2>/dev/null \
     | python3 -c 'import json,sys; print("\n".join(t["name"] for p in json.load(sys.stdin)["packages"] for t in p["targets"] if "bin" in t["kind"]))')" \
     || die "cargo metadata failed"
+  # Every workspace member must be inside what the build stage copies, or `cargo build` in
+  # the image fails on a missing manifest.
+  (cd "$ROOT" && cargo metadata --no-deps --format-version 1 --offline 2>/dev/null) | python3 -c '
+import json, re, sys
+meta = json.load(sys.stdin)
+root = meta["workspace_root"].rstrip("/") + "/"
+copied = re.findall(r"^COPY (\S+) \1$", open(sys.argv[1]).read(), re.M)
+for p in meta["packages"]:
+    rel = p["manifest_path"][len(root):]
+    if not any(rel.startswith(d.rstrip("/") + "/") for d in copied):
+        sys.exit(f"Dockerfile: workspace member {rel} is outside the directories the build stage copies {copied}")
+' "$ROOT/Dockerfile" || die "Dockerfile build stage misses a workspace member"
   local copied
   for copied in $(grep -oE 'COPY --from=builder /out/[A-Za-z0-9_-]+' "$ROOT/Dockerfile" | sed 's#.*/out/##'); do
     grep -qx "$copied" <<<"$bins" || die "Dockerfile copies $copied, which no workspace crate builds"
