@@ -2,37 +2,25 @@
 //! the buffered webhook notifications (`ingest.notifications.v1`), so the HTTP receiver can
 //! acknowledge within the store's timeout and the fetch of the full entity happens with
 //! at-least-once guarantees.
+pub mod busy;
+pub mod canonical;
+pub mod client;
+pub mod connection;
+pub mod db;
+pub mod emit;
+pub mod settings;
+pub mod sync;
+
 use nopbridge_runtime::{
-    config::{require_secret, ConfigError, ServiceConfig, Validate},
+    config::ServiceConfig,
     contract::ContractCheck,
     service::{self, ServiceError, ServiceParts},
     topics,
 };
-use secrecy::SecretString;
-use serde::Deserialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// `[service]` settings of ingest.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Shared secret the store signs webhook notifications with (HMAC-SHA256). Required.
-    #[serde(default)]
-    pub webhook_secret: Option<SecretString>,
-}
-
-impl Validate for Settings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        match &self.webhook_secret {
-            Some(s) => require_secret("service.webhook_secret", s),
-            None => Err(ConfigError::key(
-                "service.webhook_secret",
-                "required secret is missing; set it in the config file or NOPBRIDGE_SERVICE__WEBHOOK_SECRET",
-            )),
-        }
-    }
-}
+pub use settings::Settings;
 
 pub type Config = ServiceConfig<Settings>;
 

@@ -1,0 +1,287 @@
+//! Durable ingest state in PostgreSQL (migrations in `migrations/`, applied at start): cursors
+//! per connection, the last content hash and small state per entity, and the webhook
+//! deliveries already accepted.
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Serialize};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The message of sqlx never carries the connection URL's password.
+    #[error("state database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("state database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("state database: bad stored value: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// What is stored for one entity after its events were sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityRow {
+    pub entity: &'static str,
+    pub entity_id: String,
+    pub content_hash: String,
+    pub state: serde_json::Value,
+    pub open: bool,
+    pub deleted: bool,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A stored row as read back (entity and id are the lookup key).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stored {
+    pub content_hash: String,
+    pub state: serde_json::Value,
+    pub deleted: bool,
+}
+
+impl Stored {
+    /// A string field of the state (e.g. the source fingerprint).
+    pub fn state_str(&self, key: &str) -> Option<&str> {
+        self.state.get(key).and_then(|v| v.as_str())
+    }
+}
+
+/// What a webhook delivery is, given the deliveries seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// First time this delivery id is seen.
+    New,
+    /// The sender retried a delivery already accepted (new timestamp, new signature).
+    Retry,
+    /// Byte-identical to one already accepted: a replay.
+    Replay,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    /// Connects and applies the migrations (sqlx serialises concurrent migrators).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn cursor<T: DeserializeOwned>(
+        &self,
+        conn: &str,
+        name: &str,
+    ) -> Result<Option<T>, DbError> {
+        let row =
+            sqlx::query("SELECT value FROM ingest_cursors WHERE connection_id = $1 AND name = $2")
+                .bind(conn)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(r) => Ok(Some(serde_json::from_value(r.try_get("value")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set_cursor<T: Serialize>(
+        &self,
+        conn: &str,
+        name: &str,
+        value: &T,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO ingest_cursors (connection_id, name, value) VALUES ($1, $2, $3)
+             ON CONFLICT (connection_id, name)
+             DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        )
+        .bind(conn)
+        .bind(name)
+        .bind(serde_json::to_value(value)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The stored rows of `ids` (missing ids are absent from the map).
+    pub async fn entities(
+        &self,
+        conn: &str,
+        entity: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Stored>, DbError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT entity_id, content_hash, state, deleted FROM ingest_entities
+             WHERE connection_id = $1 AND entity = $2 AND entity_id = ANY($3)",
+        )
+        .bind(conn)
+        .bind(entity)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("entity_id")?,
+                    Stored {
+                        content_hash: r.try_get("content_hash")?,
+                        state: r.try_get("state")?,
+                        deleted: r.try_get("deleted")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn entity(
+        &self,
+        conn: &str,
+        entity: &str,
+        id: &str,
+    ) -> Result<Option<Stored>, DbError> {
+        Ok(self
+            .entities(conn, entity, &[id.to_string()])
+            .await?
+            .remove(id))
+    }
+
+    /// Upserts many rows in one statement.
+    pub async fn put_entities(&self, conn: &str, rows: &[EntityRow]) -> Result<(), DbError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut entity = Vec::with_capacity(rows.len());
+        let mut id = Vec::with_capacity(rows.len());
+        let mut hash = Vec::with_capacity(rows.len());
+        let mut state = Vec::with_capacity(rows.len());
+        let mut open = Vec::with_capacity(rows.len());
+        let mut deleted = Vec::with_capacity(rows.len());
+        let mut created = Vec::with_capacity(rows.len());
+        for r in rows {
+            entity.push(r.entity.to_string());
+            id.push(r.entity_id.clone());
+            hash.push(r.content_hash.clone());
+            state.push(r.state.clone());
+            open.push(r.open);
+            deleted.push(r.deleted);
+            created.push(r.created_at);
+        }
+        sqlx::query(
+            "INSERT INTO ingest_entities
+               (connection_id, entity, entity_id, content_hash, state, open, deleted, created_at)
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::jsonb[],
+                                      $6::bool[], $7::bool[], $8::timestamptz[])
+             ON CONFLICT (connection_id, entity, entity_id) DO UPDATE
+             SET content_hash = EXCLUDED.content_hash, state = EXCLUDED.state,
+                 open = EXCLUDED.open, deleted = EXCLUDED.deleted,
+                 created_at = COALESCE(EXCLUDED.created_at, ingest_entities.created_at),
+                 updated_at = now()",
+        )
+        .bind(conn)
+        .bind(&entity)
+        .bind(&id)
+        .bind(&hash)
+        .bind(&state)
+        .bind(&open)
+        .bind(&deleted)
+        .bind(&created)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ids to look at again: still open, or created after `recent_since`.
+    pub async fn repoll_ids(
+        &self,
+        conn: &str,
+        entity: &str,
+        recent_since: DateTime<Utc>,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT entity_id FROM ingest_entities
+             WHERE connection_id = $1 AND entity = $2 AND NOT deleted
+               AND (open OR created_at > $3)
+             ORDER BY updated_at",
+        )
+        .bind(conn)
+        .bind(entity)
+        .bind(recent_since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("entity_id").map_err(DbError::from))
+            .collect()
+    }
+
+    /// Ids of an entity type emitted and not deleted (e.g. products, for the stock check).
+    pub async fn live_ids(&self, conn: &str, entity: &str) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT entity_id FROM ingest_entities
+             WHERE connection_id = $1 AND entity = $2 AND NOT deleted AND content_hash <> ''",
+        )
+        .bind(conn)
+        .bind(entity)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("entity_id").map_err(DbError::from))
+            .collect()
+    }
+
+    /// Records a webhook delivery with its signature.
+    pub async fn record_delivery(
+        &self,
+        conn: &str,
+        delivery_id: &str,
+        signature: &str,
+    ) -> Result<Delivery, DbError> {
+        let row = sqlx::query(
+            "INSERT INTO ingest_webhook_deliveries (connection_id, delivery_id, signatures)
+             VALUES ($1, $2, ARRAY[$3])
+             ON CONFLICT (connection_id, delivery_id) DO UPDATE
+             SET signatures = array_append(ingest_webhook_deliveries.signatures, $3)
+             WHERE NOT ($3 = ANY(ingest_webhook_deliveries.signatures))
+             RETURNING (xmax = 0) AS inserted",
+        )
+        .bind(conn)
+        .bind(delivery_id)
+        .bind(signature)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            None => Delivery::Replay,
+            Some(r) if r.try_get::<bool, _>("inserted")? => Delivery::New,
+            Some(_) => Delivery::Retry,
+        })
+    }
+
+    /// Forgets a delivery that could not be buffered, so the sender's retry is taken.
+    pub async fn forget_delivery(&self, conn: &str, delivery_id: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "DELETE FROM ingest_webhook_deliveries WHERE connection_id = $1 AND delivery_id = $2",
+        )
+        .bind(conn)
+        .bind(delivery_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deliveries older than the timestamp tolerance can no longer pass the freshness check,
+    /// so their records are not needed for replay protection.
+    pub async fn prune_deliveries(&self, older_than: DateTime<Utc>) -> Result<u64, DbError> {
+        let r = sqlx::query("DELETE FROM ingest_webhook_deliveries WHERE received_at < $1")
+            .bind(older_than)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+}
