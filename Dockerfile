@@ -12,8 +12,9 @@
 #   docker build --target cli            -t nopbridge/cli .             (the `nopbridge` command)
 #   docker build --target nop-emulator   -t nopbridge/nop-emulator .
 #   docker build --target qbo-emulator   -t nopbridge/qbo-emulator .
+#   docker build --target kashflow-emulator -t nopbridge/kashflow-emulator .
 #   docker build --target emulator --build-arg BIN=<binary> -t nopbridge/<binary> .
-#                                         (any other emulator, e.g. KashFlow and GP when they land)
+#                                         (any other emulator, e.g. gp-emulator when it lands)
 #   docker build --target binary   --build-arg BIN=<binary> .   (any other workspace binary)
 #   docker build .                        (last stage `all`: every binary, for debugging)
 #
@@ -144,6 +145,12 @@ COPY --from=builder /out/qbo-emulator /usr/local/bin/
 ENV EMULATOR_PORT=18089 RELAY_PORT=8089 QBO_EMULATOR_PORT=18089
 EXPOSE 8089
 ENTRYPOINT ["/usr/local/bin/relay-entrypoint", "/usr/local/bin/qbo-emulator"]
+
+FROM emulator-base AS kashflow-emulator
+COPY --from=builder /out/kashflow-emulator /usr/local/bin/
+ENV EMULATOR_PORT=18091 RELAY_PORT=8091 KASHFLOW_EMULATOR_PORT=18091
+EXPOSE 8091
+ENTRYPOINT ["/usr/local/bin/relay-entrypoint", "/usr/local/bin/kashflow-emulator"]
 
 FROM emulator-base AS emulator
 ARG BIN

@@ -148,7 +148,7 @@ check_compose() {
 check_chart() {
   local helm py; helm="$(helm_bin)"; py="$(checks_python)"
   log "alert rules (PromQL syntax, series, runbook anchors)"
-  "$py" "$ROOT/deploy/checks/alerts.py" "$CHART/files/alerts.yaml" "$ROOT/crates/runtime/src/metrics.rs" "$ROOT/docs/operations.md"
+  "$py" "$ROOT/deploy/checks/alerts.py" "$CHART/files/alerts.yaml" "$ROOT"
   log "helm lint $(basename "$CHART") (default values)"
   "$helm" lint --strict "$CHART" >"$WORK/lint.log" || { cat "$WORK/lint.log" >&2; die "helm lint"; }
   "$helm" template nopbridge "$CHART" --namespace nopbridge --kube-version "$KUBE_VERSION" >"$WORK/default.yaml"

@@ -1,10 +1,13 @@
 """Checks on the alert rules (deploy/helm/nopbridge/files/alerts.yaml), run by
 scripts/check-deploy.sh: every expression parses as PromQL, every nopbridge_* series it uses
-is one the runtime exports (crates/runtime/src/metrics.rs) unless the rule is marked
-"(planned series)", and every runbook link points at a heading of docs/operations.md.
+is one the services export (the runtime's series in crates/runtime/src/metrics.rs, and the
+counters services add with `count("name", ...)`, exported as nopbridge_<name>_total) unless
+the rule is marked "(planned series)", and every runbook link points at a heading of
+docs/operations.md.
 
-usage: alerts.py ALERTS.yaml METRICS.rs OPERATIONS.md
+usage: alerts.py ALERTS.yaml REPO_ROOT
 """
+import pathlib
 import re
 import sys
 
@@ -19,12 +22,16 @@ def fail(msg):
     sys.exit(1)
 
 
-def exported_series(metrics_rs):
-    """Names the runtime renders: metric("name", ...) calls, plus counters (<name>_total)."""
+def exported_series(root):
+    metrics_rs = (root / "crates/runtime/src/metrics.rs").read_text()
     names = set(re.findall(r'metric\(\s*"([a-z_]+)"', metrics_rs))
     if not names:
         fail("found no metric names in metrics.rs; has its layout changed?")
-    return {f"nopbridge_{n}" for n in names}
+    series = {f"nopbridge_{n}" for n in names}
+    for src in [*root.glob("services/*/src/**/*.rs"), *root.glob("crates/*/src/**/*.rs")]:
+        code = re.sub(r"//.*", "", src.read_text())  # not the examples in doc comments
+        series |= {f"nopbridge_{n}_total" for n in re.findall(r'\bcount\(\s*"([a-z_]+)"', code)}
+    return series
 
 
 def anchors(markdown):
@@ -33,10 +40,11 @@ def anchors(markdown):
 
 
 def main():
-    text, metrics_rs, ops = (open(p).read() for p in sys.argv[1:4])
+    root = pathlib.Path(sys.argv[2])
+    text, ops = open(sys.argv[1]).read(), (root / "docs/operations.md").read_text()
     planned_blocks = {m.group(1) for m in re.finditer(
         r"- alert: (\w+)\n(?:(?!\s+- alert:).*\n)*?\s+# \(planned series\)", text)}
-    series, headings = exported_series(metrics_rs), anchors(ops)
+    series, headings = exported_series(root), anchors(ops)
     rules = [r for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
     if not rules:
         fail("no rules")
