@@ -24,7 +24,7 @@ def fail(msg):
 
 def exported_series(root):
     metrics_rs = (root / "crates/runtime/src/metrics.rs").read_text()
-    names = set(re.findall(r'metric\(\s*"([a-z_]+)"', metrics_rs))
+    names = set(re.findall(r'\badd\(\s*"([a-z_]+)"', metrics_rs))
     if not names:
         fail("found no metric names in metrics.rs; has its layout changed?")
     series = {f"nopbridge_{n}" for n in names}

@@ -17,7 +17,7 @@ pub struct Endpoints {
     #[arg(
         long,
         global = true,
-        env = "NOPBRIDGE_INGEST_URL",
+        env = "NB_INGEST_URL",
         default_value = "http://127.0.0.1:50051"
     )]
     pub ingest: String,
@@ -25,7 +25,7 @@ pub struct Endpoints {
     #[arg(
         long,
         global = true,
-        env = "NOPBRIDGE_TRANSFORM_URL",
+        env = "NB_TRANSFORM_URL",
         default_value = "http://127.0.0.1:50052"
     )]
     pub transform: String,
@@ -33,7 +33,7 @@ pub struct Endpoints {
     #[arg(
         long,
         global = true,
-        env = "NOPBRIDGE_CONNECTOR_SINK_URL",
+        env = "NB_CONNECTOR_SINK_URL",
         default_value = "http://127.0.0.1:50053"
     )]
     pub connector_sink: String,
@@ -41,7 +41,7 @@ pub struct Endpoints {
     #[arg(
         long,
         global = true,
-        env = "NOPBRIDGE_RECONCILER_URL",
+        env = "NB_RECONCILER_URL",
         default_value = "http://127.0.0.1:50054"
     )]
     pub reconciler: String,

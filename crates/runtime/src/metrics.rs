@@ -52,53 +52,58 @@ fn labels(pairs: &[(&str, &str)]) -> String {
     format!("{{{}}}", inner.join(","))
 }
 
-/// The exposition text. Every series carries the `service` label.
+/// One metric family: the TYPE/HELP header once, then its series.
+struct Family {
+    kind: &'static str,
+    help: &'static str,
+    rows: Vec<(String, f64)>,
+}
+
+/// The exposition text. Every series carries the `service` label; a service counter named
+/// like a built-in family joins that family (one header, summed by labels downstream).
 pub fn render(s: &StatusResponse, counters: &[(CounterKey, u64)]) -> String {
     let svc = s.service.as_str();
     let base = labels(&[("service", svc)]);
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
-        let _ = writeln!(
-            out,
-            "# HELP nopbridge_{name} {help}\n# TYPE nopbridge_{name} {kind}"
-        );
-        for (l, v) in rows {
-            let _ = writeln!(out, "nopbridge_{name}{l} {v}");
+    let mut families: Vec<(String, Family)> = Vec::new();
+    let mut add = |name: &str, kind: &'static str, help: &'static str, rows: Vec<(String, f64)>| {
+        match families.iter_mut().find(|(n, _)| n == name) {
+            Some((_, f)) => f.rows.extend(rows),
+            None => families.push((name.to_string(), Family { kind, help, rows })),
         }
     };
     let tp = s.throughput.unwrap_or_default();
     let errors = s.errors.unwrap_or_default();
-    metric(
+    add(
         "records_total",
         "counter",
         "Records consumed and handled.",
         vec![(base.clone(), tp.records_total as f64)],
     );
-    metric(
+    add(
         "records_per_second",
         "gauge",
         "Records per second over the last minute.",
         vec![(base.clone(), tp.records_per_second)],
     );
-    metric(
+    add(
         "retries_total",
         "counter",
         "Transient failures retried.",
         vec![(base.clone(), errors.transient as f64)],
     );
-    metric(
+    add(
         "dead_lettered_total",
         "counter",
         "Records sent to the dead-letter topic.",
         vec![(base.clone(), errors.dead_lettered as f64)],
     );
-    metric(
+    add(
         "paused",
         "gauge",
         "1 when the whole service is paused.",
         vec![(base.clone(), f64::from(u8::from(s.paused)))],
     );
-    metric(
+    add(
         "consumer_lag",
         "gauge",
         "Records between the group's committed offset and the high watermark.",
@@ -113,7 +118,7 @@ pub fn render(s: &StatusResponse, counters: &[(CounterKey, u64)]) -> String {
             })
             .collect(),
     );
-    metric(
+    add(
         "connector_up",
         "gauge",
         "1 healthy, 0.5 degraded, 0 disconnected (needs a person).",
@@ -136,7 +141,7 @@ pub fn render(s: &StatusResponse, counters: &[(CounterKey, u64)]) -> String {
             })
             .collect(),
     );
-    metric(
+    add(
         "progress_ratio",
         "gauge",
         "Long-running work done / total.",
@@ -152,22 +157,26 @@ pub fn render(s: &StatusResponse, counters: &[(CounterKey, u64)]) -> String {
             })
             .collect(),
     );
-    let mut by_name: std::collections::BTreeMap<&str, Vec<(String, f64)>> = Default::default();
     for ((name, pairs), v) in counters {
         let mut all: Vec<(&str, &str)> = vec![("service", svc)];
         all.extend(pairs.iter().map(|(k, v)| (*k, v.as_str())));
-        by_name
-            .entry(name)
-            .or_default()
-            .push((labels(&all), *v as f64));
-    }
-    for (name, rows) in by_name {
-        metric(
+        add(
             &format!("{name}_total"),
             "counter",
             "Counted by the service.",
-            rows,
+            vec![(labels(&all), *v as f64)],
         );
+    }
+    let mut out = String::new();
+    for (name, f) in families {
+        let _ = writeln!(
+            out,
+            "# HELP nopbridge_{name} {}\n# TYPE nopbridge_{name} {}",
+            f.help, f.kind
+        );
+        for (l, v) in f.rows {
+            let _ = writeln!(out, "nopbridge_{name}{l} {v}");
+        }
     }
     out
 }
@@ -193,16 +202,19 @@ mod tests {
             }],
             ..Default::default()
         };
-        let counters = vec![(
+        let counters = vec![
             (
-                "api_calls",
-                vec![
-                    ("target", "quickbooks_online".to_string()),
-                    ("status", "429".to_string()),
-                ],
+                (
+                    "api_calls",
+                    vec![
+                        ("target", "quickbooks_online".to_string()),
+                        ("status", "429".to_string()),
+                    ],
+                ),
+                3,
             ),
-            3,
-        )];
+            (("dead_lettered", vec![("connection", "c1".to_string())]), 2),
+        ];
         let text = render(&s, &counters);
         assert!(
             text.contains("nopbridge_records_total{service=\"connector-sink\"} 42"),
@@ -211,5 +223,16 @@ mod tests {
         assert!(text.contains("nopbridge_connector_up{service=\"connector-sink\",connection=\"qbo \\\"1\\\"\",target=\"quickbooks_online\"} 0"), "{text}");
         assert!(text.contains("nopbridge_api_calls_total{service=\"connector-sink\",target=\"quickbooks_online\",status=\"429\"} 3"), "{text}");
         assert!(text.contains("# TYPE nopbridge_api_calls_total counter"));
+        assert_eq!(
+            text.matches("# TYPE nopbridge_dead_lettered_total").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "nopbridge_dead_lettered_total{service=\"connector-sink\",connection=\"c1\"} 2"
+            ),
+            "{text}"
+        );
     }
 }
