@@ -6,26 +6,13 @@ mod common;
 use anyhow::Result;
 use common::*;
 use nopbridge_connector_sink::{sink::SinkHandler, xref::Store};
-use nopbridge_kafka::{Handler, HandlerError, Producer, Record};
+use nopbridge_kafka::{Handler, HandlerError, Producer};
 use nopbridge_proto::{
     commands::v1::{CommandResult, ResultStatus},
     control::v1::HealthState,
 };
 use nopbridge_runtime::ControlState;
-use prost::Message;
 use std::{sync::Arc, time::Duration};
-
-fn record(cmd: &nopbridge_proto::commands::v1::Command, offset: i64) -> Record {
-    Record {
-        topic: "sink.quickbooks_online.commands.v1".into(),
-        partition: 0,
-        offset,
-        key: Some(cmd.connection_id.as_bytes().to_vec()),
-        payload: Some(cmd.encode_to_vec()),
-        headers: vec![],
-        timestamp_ms: None,
-    }
-}
 
 async fn health(control: &ControlState, connection: &str) -> HealthState {
     control

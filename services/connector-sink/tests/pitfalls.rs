@@ -2,30 +2,13 @@
 //! broker, real PostgreSQL, the emulator in process.
 mod common;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use common::*;
 use nopbridge_proto::commands::v1::{command::Body, ResultStatus, SaleDocumentKind};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(90);
-
-async fn emu_post(h: &Harness, path: &str, body: Value) -> Result<Value> {
-    let token = h.emu.handle().issue_tokens(&h.realm).access_token;
-    let resp = reqwest::Client::new()
-        .post(format!("{}/{path}", h.emu.company_url(&h.realm)))
-        .bearer_auth(token)
-        .header("accept", "application/json")
-        .json(&body)
-        .send()
-        .await?;
-    let status = resp.status();
-    let v: Value = resp.json().await?;
-    if !status.is_success() {
-        bail!("{path}: {status} {v}");
-    }
-    Ok(v)
-}
 
 fn status_of(
     results: &[nopbridge_proto::commands::v1::CommandResult],
@@ -89,7 +72,8 @@ async fn a_sales_receipt_posts_once_with_its_total_doc_number_and_store_ids() ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_display_name_used_by_a_vendor_gets_a_disambiguated_customer() -> Result<()> {
     let h = Harness::start(Opts::default()).await?;
-    emu_post(&h, "vendor", json!({"DisplayName": "Northwind Supplies"})).await?;
+    h.emu_post("vendor", json!({"DisplayName": "Northwind Supplies"}))
+        .await?;
     let (task, stop) = h.start_sink()?;
     let cmd = order(&h.connection, 7, "Northwind Supplies", "");
     h.send(std::slice::from_ref(&cmd)).await?;
@@ -120,7 +104,9 @@ async fn adopt_rule_uses_the_existing_customer_of_that_name() -> Result<()> {
         ..Opts::default()
     })
     .await?;
-    let existing = emu_post(&h, "customer", json!({"DisplayName": "Contoso Ltd"})).await?;
+    let existing = h
+        .emu_post("customer", json!({"DisplayName": "Contoso Ltd"}))
+        .await?;
     let (task, stop) = h.start_sink()?;
     let cmd = order(&h.connection, 8, "Contoso Ltd", "");
     h.send(std::slice::from_ref(&cmd)).await?;
@@ -193,7 +179,7 @@ async fn an_unknown_sku_with_creation_off_is_dead_lettered_and_later_records_pos
         .map(|a| a["Id"].clone())
         .unwrap_or_default();
     for (name, sku) in [("Organic tee", "TEE-1"), ("Mug 12oz", "MUG-1")] {
-        emu_post(&h, "item", json!({"Name": name, "Sku": sku, "Type": "NonInventory", "IncomeAccountRef": {"value": income}})).await?;
+        h.emu_post("item", json!({"Name": name, "Sku": sku, "Type": "NonInventory", "IncomeAccountRef": {"value": income}})).await?;
     }
     let (task, stop) = h.start_sink()?;
     let good1 = order(&h.connection, 1, "First Buyer", "first@example.com");
@@ -320,7 +306,7 @@ async fn a_status_change_after_posting_updates_the_same_document() -> Result<()>
     h.wait_results(1, WITHIN).await?;
     // Someone edits the receipt in QuickBooks meanwhile: our SyncToken goes stale (5010 path).
     let sr = h.entities("SalesReceipt")[0].clone();
-    emu_post(&h, "salesreceipt", json!({"Id": sr["Id"], "SyncToken": sr["SyncToken"], "sparse": true, "CustomerMemo": {"value": "thanks"}})).await?;
+    h.emu_post("salesreceipt", json!({"Id": sr["Id"], "SyncToken": sr["SyncToken"], "sparse": true, "CustomerMemo": {"value": "thanks"}})).await?;
     h.send(std::slice::from_ref(&changed)).await?;
     let results = h.wait_results(2, WITHIN).await?;
     assert_eq!(

@@ -1,8 +1,9 @@
 //! Coalesces independent creates queued for one realm into `/batch` calls (≤ 30 items, 40
 //! batch calls a minute); a lone write goes as a single call with its own `requestid`.
 //!
-//! The dispatcher takes an in-flight slot before it looks at the queue, so under load writes
-//! pile up while the realm is busy and leave together. Only creates whose natural key
+//! The dispatcher waits until a call is admitted by the limiter before it looks at the queue,
+//! and makes it a batch call only when the batch window has room, so under load writes pile
+//! up while the realm's window is full and leave together. Only creates whose natural key
 //! QuickBooks itself keeps unique are batchable (documents by DocNumber → 6140, names → 6240):
 //! a batch carries one `requestid` for its whole composition, so after a crash a differently
 //! composed batch is protected by that uniqueness instead, and the caller adopts the record.
@@ -10,7 +11,7 @@
 //! write only after the writes it depends on have completed.
 use super::{
     encoder,
-    limiter::CallKind,
+    limiter::{CallKind, Permit},
     service::{parse_faults, QboError, QboRequest, QboService},
 };
 use serde_json::{json, Value};
@@ -94,9 +95,12 @@ async fn dispatch(
     mut rx: mpsc::UnboundedReceiver<Pending>,
 ) {
     while let Some(first) = rx.recv().await {
+        // Admitted first, composed after: while the realm's window is full, writes queue up
+        // here and leave together in the next call.
         let slot = service.limiter().slot().await;
+        let permit = service.limiter().admit(CallKind::Single, slot).await;
         let mut group = vec![first];
-        if group[0].op.batchable && max_items > 1 && service.limiter().batch_budget_left() {
+        if group[0].op.batchable && max_items > 1 && service.limiter().try_upgrade_to_batch() {
             while group.len() < max_items {
                 match rx.try_recv() {
                     Ok(p) if p.op.batchable => group.push(p),
@@ -107,35 +111,41 @@ async fn dispatch(
                     Err(_) => break,
                 }
             }
+            if group.len() == 1 {
+                service.limiter().undo_upgrade();
+            }
         }
         let s = service.clone();
         if group.len() == 1 {
             if let Some(p) = group.pop() {
-                tokio::spawn(async move { single(&s, p, Some(slot)).await });
+                tokio::spawn(async move { single(&s, p, Some(permit)).await });
             }
         } else {
-            tokio::spawn(async move { batch(&s, group, slot).await });
+            tokio::spawn(async move { batch(&s, group, permit).await });
         }
     }
 }
 
-async fn single(service: &QboService, p: Pending, slot: Option<super::limiter::Slot>) {
-    let result = service.call_in(&p.op.request(), slot).await.and_then(|r| {
-        let entity = r.body.get(p.op.entity).cloned().ok_or_else(|| {
-            QboError::invalid(
-                "protocol",
-                format!("QuickBooks answered without a {} object", p.op.entity),
-            )
-        })?;
-        Ok(WriteResult {
-            entity,
-            attempts: r.attempts,
-        })
-    });
+async fn single(service: &QboService, p: Pending, admitted: Option<Permit>) {
+    let result = service
+        .call_in(&p.op.request(), admitted)
+        .await
+        .and_then(|r| {
+            let entity = r.body.get(p.op.entity).cloned().ok_or_else(|| {
+                QboError::invalid(
+                    "protocol",
+                    format!("QuickBooks answered without a {} object", p.op.entity),
+                )
+            })?;
+            Ok(WriteResult {
+                entity,
+                attempts: r.attempts,
+            })
+        });
     let _ = p.reply.send(result);
 }
 
-async fn batch(service: &QboService, group: Vec<Pending>, slot: super::limiter::Slot) {
+async fn batch(service: &QboService, group: Vec<Pending>, admitted: Permit) {
     let ids: Vec<&str> = group
         .iter()
         .map(|p| p.op.request_id.as_deref().unwrap_or(""))
@@ -153,7 +163,7 @@ async fn batch(service: &QboService, group: Vec<Pending>, slot: super::limiter::
         .request_id(encoder::batch_request_id(&ids));
     req.kind = CallKind::Batch;
     debug!(items = group.len(), "batch call");
-    let resp = match service.call_in(&req, Some(slot)).await {
+    let resp = match service.call_in(&req, Some(admitted)).await {
         Ok(r) => r,
         Err(e) => {
             // The whole call failed: each write goes again on its own (with its requestid).

@@ -118,7 +118,9 @@ pub struct QboLimits {
     /// Length of the limit window in real milliseconds: 60 000 for QuickBooks; shorter for a
     /// clock-scaled emulator (time scale 60 → 1 000).
     pub window_ms: u64,
-    /// Kept free of each window to absorb clock and network skew, in per mille.
+    /// How much longer than the window a call is counted, in per mille: the server counts a
+    /// call from its arrival, a moment after we sent it, so without it a full window could
+    /// overlap the server's by a call or two.
     pub headroom_per_mille: u32,
 }
 

@@ -4,19 +4,20 @@
 use super::{
     batch::WriteOp,
     encoder::{self, minor_units, request_id},
-    references::{CustomerDetails, Resolved},
+    references::{CustomerDetails, NewItem, Resolved},
     request_builder::{self, DocView, LineRefs},
     service::{QboError, QboRequest},
     QboConnector,
 };
 use crate::{target::Outcome, xref::Xref};
 use nopbridge_proto::commands::v1::{
-    command::Body, ApplyPayment, Command, CustomerRef, DocumentKind, DocumentLine, LineKind,
-    PostRefund, PostSale, RefundDocumentKind, ResultStatus, SaleDocumentKind, TargetRecord, Tender,
-    UpsertCustomer, UpsertItem, VoidDocument,
+    command::Body, ApplyPayment, Command, CustomerRef, DocumentKind, DocumentLine, ItemRef,
+    LineKind, PostRefund, PostSale, RefundDocumentKind, ResultStatus, SaleDocumentKind,
+    TargetRecord, Tender, UpsertCustomer, UpsertItem, VoidDocument,
 };
 use nopbridge_proto::events::v1::Money;
 use serde_json::{json, Value};
+use tracing::warn;
 
 const MAX_STALE_RETRIES: u32 = 5;
 
@@ -48,7 +49,26 @@ fn customer_record(c: &Resolved) -> Option<TargetRecord> {
 }
 
 impl QboConnector {
+    /// Runs one command. A document QuickBooks refuses because a remembered customer or item
+    /// was made inactive or deleted there (610, 2500) is tried once more after forgetting
+    /// those cross references, so they are found again or recreated (pitfall 8).
     pub async fn execute_command(&self, cmd: &Command) -> Result<Outcome, QboError> {
+        let first = self.run_command(cmd).await;
+        let stale = matches!(
+            first.as_ref().err().and_then(QboError::code),
+            Some("610" | "2500")
+        );
+        if stale && self.forget_xref_hits(&cmd.command_id).await? {
+            warn!(command = %cmd.command_id, "a remembered reference is stale in QuickBooks; resolving it again");
+            let again = self.run_command(cmd).await;
+            self.xref_hits.lock().remove(&cmd.command_id);
+            return again;
+        }
+        self.xref_hits.lock().remove(&cmd.command_id);
+        first
+    }
+
+    async fn run_command(&self, cmd: &Command) -> Result<Outcome, QboError> {
         match &cmd.body {
             Some(Body::PostSale(s)) => self.post_sale(cmd, s).await,
             Some(Body::ApplyPayment(p)) => self.apply_payment(cmd, p).await,
@@ -71,32 +91,56 @@ impl QboConnector {
         let mut refs = LineRefs {
             items: Vec::with_capacity(lines.len()),
             tax_codes: Vec::with_capacity(lines.len()),
+            accounts: Vec::with_capacity(lines.len()),
             txn_tax_code: None,
         };
         let (mut attempts, mut created) = (0, Vec::new());
         for l in lines {
-            let needs_item = !matches!(
-                l.kind(),
-                LineKind::Shipping | LineKind::Discount | LineKind::Description
-            );
-            let item = match (&l.item, needs_item) {
-                (Some(i), true) => {
-                    let r = self.item(&cmd.command_id, i, &l.description).await?;
-                    attempts += r.attempts;
-                    if r.created {
-                        created.push(record("Item", &r.id, "0", "", None, "item"));
-                    }
-                    Some(r.id)
+            let named = l
+                .item
+                .as_ref()
+                .filter(|i| !(i.target_item.is_empty() && i.sku.is_empty() && i.name.is_empty()));
+            let spec = NewItem {
+                description: &l.description,
+                income_account: &l.account,
+                ..NewItem::default()
+            };
+            let resolved = match (l.kind(), named) {
+                (LineKind::Description, _) | (LineKind::Discount, _) => None,
+                // Without a mapped shipping item QuickBooks' shipping pseudo-item is used.
+                (LineKind::Shipping, None) => None,
+                (_, Some(i)) => Some(self.item(&cmd.command_id, i, &spec).await?),
+                // A fee, gift card, reward or rounding line the mapping points at an account:
+                // an item of that name, on that account.
+                (kind, None) if !l.account.is_empty() && kind != LineKind::Product => {
+                    let i = ItemRef {
+                        name: line_item_name(kind).into(),
+                        ..ItemRef::default()
+                    };
+                    Some(self.item_for_upsert(&cmd.command_id, &i, &spec).await?)
                 }
-                (None, true) => {
+                (_, None) => {
                     return Err(QboError::invalid(
                         "validation",
-                        format!("line {} needs an item and names none", l.line_number),
+                        format!(
+                            "line {} needs an item and names none (no SKU, no name, no mapped item or account)",
+                            l.line_number
+                        ),
                     ))
                 }
+            };
+            if let Some(r) = &resolved {
+                attempts += r.attempts;
+                if r.created {
+                    created.push(record("Item", &r.id, "0", "", None, "item"));
+                }
+            }
+            refs.items.push(resolved.map(|r| r.id));
+            let account = match (l.kind(), l.account.as_str()) {
+                (LineKind::Discount, a) if !a.is_empty() => Some(self.account(a).await?),
                 _ => None,
             };
-            refs.items.push(item);
+            refs.accounts.push(account);
             let code = match l.tax_code.as_str() {
                 "" => None,
                 c => Some(self.tax_code(c).await?),
@@ -726,9 +770,26 @@ impl QboConnector {
         if r.name.is_empty() {
             r.name = u.name.clone();
         }
-        let i = self
-            .item_for_upsert(&cmd.command_id, &r, &u.description)
-            .await?;
+        let start_date = cmd
+            .occurred_at
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+            .unwrap_or_else(chrono::Utc::now)
+            .format("%Y-%m-%d")
+            .to_string();
+        let spec = NewItem {
+            description: &u.description,
+            kind: u.item_type(),
+            income_account: &u.income_account,
+            expense_account: &u.expense_account,
+            asset_account: &u.asset_account,
+            unit_price: u.unit_price.as_ref(),
+            unit_cost: u.unit_cost.as_ref(),
+            quantity_on_hand: u.quantity_on_hand,
+            start_date,
+            taxable: Some(u.taxable),
+        };
+        let i = self.item_for_upsert(&cmd.command_id, &r, &spec).await?;
         let status = if i.created {
             ResultStatus::Created
         } else {
@@ -740,5 +801,17 @@ impl QboConnector {
             request_id: request_id(&cmd.command_id, "item"),
             attempts: i.attempts,
         })
+    }
+}
+
+/// The name of the item a mapped non-product line posts through.
+fn line_item_name(kind: LineKind) -> &'static str {
+    match kind {
+        LineKind::PaymentFee => "Payment fee",
+        LineKind::GiftCard => "Gift card",
+        LineKind::RewardPoints => "Reward points",
+        LineKind::Rounding => "Rounding",
+        LineKind::Shipping => "Shipping",
+        _ => "Other charges",
     }
 }

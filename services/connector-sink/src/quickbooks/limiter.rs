@@ -1,6 +1,7 @@
 //! Pacing for one realm: never more than `max_in_flight` calls at once, `requests_per_minute`
-//! calls and `batch_calls_per_minute` batch calls in any window (sliding logs of start times,
-//! minus a little headroom for skew between our clock and the server's).
+//! calls and `batch_calls_per_minute` batch calls in any window (sliding logs of start times).
+//! A call stays in the logs a little longer than the window (the headroom), because the
+//! server counts it from when it arrived, a moment after we sent it.
 use super::config::QboLimits;
 use parking_lot::Mutex;
 use std::{
@@ -53,14 +54,11 @@ pub struct Permit {
 
 impl Limiter {
     pub fn new(cfg: &QboLimits) -> Self {
-        let keep = |n: u32| {
-            let n = n as u64;
-            (n - n * u64::from(cfg.headroom_per_mille.min(500)) / 1000).max(1) as usize
-        };
+        let headroom = u64::from(cfg.headroom_per_mille.min(500));
         Self {
-            window: Duration::from_millis(cfg.window_ms),
-            max_requests: keep(cfg.requests_per_minute),
-            max_batches: keep(cfg.batch_calls_per_minute),
+            window: Duration::from_millis(cfg.window_ms + cfg.window_ms * headroom / 1000),
+            max_requests: (cfg.requests_per_minute as usize).max(1),
+            max_batches: (cfg.batch_calls_per_minute as usize).max(1),
             in_flight: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
             logs: Mutex::default(),
         }
@@ -119,12 +117,24 @@ impl Limiter {
             .unwrap_or_default()
     }
 
-    /// Whether a batch call would be admitted now (a hint for the batcher; not a reservation).
-    pub fn batch_budget_left(&self) -> bool {
+    /// Turns an admitted call into a batch call when the batch window has room now (the
+    /// batcher decides what to send only once a call is admitted, so queued writes pile up
+    /// into one batch instead of spreading over calls still waiting for the window).
+    pub fn try_upgrade_to_batch(&self) -> bool {
         let now = Instant::now();
         let mut logs = self.logs.lock();
         logs.prune(now, self.window);
-        logs.batches.len() < self.max_batches
+        if logs.batches.len() < self.max_batches {
+            logs.batches.push_back(now);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Gives back an upgrade that found nothing to batch.
+    pub fn undo_upgrade(&self) {
+        self.logs.lock().batches.pop_back();
     }
 }
 
@@ -158,9 +168,11 @@ mod tests {
             ..QboLimits::default()
         });
         drop(limiter.acquire(CallKind::Batch).await);
-        drop(limiter.acquire(CallKind::Batch).await);
-        assert!(!limiter.batch_budget_left());
+        assert!(limiter.try_upgrade_to_batch());
+        assert!(!limiter.try_upgrade_to_batch());
         assert!(limiter.try_record(CallKind::Batch).is_some());
         assert!(limiter.try_record(CallKind::Single).is_none());
+        limiter.undo_upgrade();
+        assert!(limiter.try_record(CallKind::Batch).is_none());
     }
 }

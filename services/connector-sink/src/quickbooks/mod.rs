@@ -68,6 +68,9 @@ pub struct QboConnector {
     cache: Mutex<HashMap<String, String>>,
     /// One resolution at a time per customer or item key.
     flights: KeyedLock,
+    /// Cross references each running command took from the database, so a document refused
+    /// for a stale reference (610/2500) can forget them and resolve again (pitfall 8).
+    xref_hits: Mutex<HashMap<String, Vec<(&'static str, String)>>>,
 }
 
 impl QboConnector {
@@ -108,6 +111,7 @@ impl QboConnector {
             store,
             cache: Mutex::default(),
             flights: KeyedLock::default(),
+            xref_hits: Mutex::default(),
         })
     }
 

@@ -8,7 +8,10 @@ use super::{
     QboConnector,
 };
 use crate::xref::Xref;
-use nopbridge_proto::commands::v1::{CustomerRef, ItemRef, PartyName, PostalAddress};
+use nopbridge_proto::commands::v1::{
+    CustomerMatchRule, CustomerRef, ItemRef, ItemType, PartyName, PostalAddress,
+};
+use nopbridge_proto::events::v1::Money;
 use serde_json::{json, Value};
 
 /// What is known about a customer when it may have to be created.
@@ -32,6 +35,33 @@ enum NameMatch {
     Adopt(Value),
     /// Someone else has the name.
     Conflict,
+}
+
+/// What a new item looks like (the mapping's `items.*` settings, or an UpsertItem).
+#[derive(Default)]
+pub struct NewItem<'a> {
+    pub description: &'a str,
+    pub kind: ItemType,
+    pub income_account: &'a str,
+    pub expense_account: &'a str,
+    pub asset_account: &'a str,
+    pub unit_price: Option<&'a Money>,
+    pub unit_cost: Option<&'a Money>,
+    pub quantity_on_hand: i64,
+    /// Inventory start date, "YYYY-MM-DD".
+    pub start_date: String,
+    pub taxable: Option<bool>,
+}
+
+/// Which customer of the same name counts as the person being resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameTrust {
+    /// Match rule `display_name` or `fixed`: the name is the identity.
+    Any,
+    /// Match rule `email`: only a customer with this email.
+    SameEmail,
+    /// Email, then display name: this email or an unknown one.
+    SamePerson,
 }
 
 /// A resolved reference and whether this command created it.
@@ -187,24 +217,42 @@ impl QboConnector {
         } else {
             currency.to_ascii_uppercase()
         };
-        let email = if r.email.is_empty() {
+        let rule = r.match_rule();
+        let fixed = rule == CustomerMatchRule::Fixed;
+        // The fixed customer ("Web Sales") is nobody's: the buyer's details stay off it.
+        let details = CustomerDetails::default();
+        let d = if fixed { &details } else { d };
+        let email = if fixed {
+            ""
+        } else if r.email.is_empty() {
             d.email
         } else {
             r.email.as_str()
         }
         .trim()
         .to_lowercase();
-        let key = if !email.is_empty() {
+        let by_email = !email.is_empty() && rule != CustomerMatchRule::DisplayName;
+        let trust = match rule {
+            CustomerMatchRule::DisplayName | CustomerMatchRule::Fixed => NameTrust::Any,
+            CustomerMatchRule::Email if by_email => NameTrust::SameEmail,
+            _ => NameTrust::SamePerson,
+        };
+        let key = if fixed {
+            format!("{currency}|fixed:{}", r.display_name.to_lowercase())
+        } else if by_email {
             format!("{currency}|email:{email}")
         } else if !r.store_customer_id.is_empty() && r.store_customer_id != "0" {
             format!("{currency}|store:{}", r.store_customer_id)
         } else {
             format!("{currency}|name:{}", r.display_name.to_lowercase())
         };
-        let known = |x: Xref| Resolved {
-            id: x.target_id,
-            created: false,
-            attempts: 0,
+        let known = |x: Xref| {
+            self.note_xref_hit(command_id, "customer", &key);
+            Resolved {
+                id: x.target_id,
+                created: false,
+                attempts: 0,
+            }
         };
         if let Some(x) = self.store.get(conn, "customer", &key).await? {
             return Ok(known(x));
@@ -214,7 +262,7 @@ impl QboConnector {
         if let Some(x) = self.store.get(conn, "customer", &key).await? {
             return Ok(known(x));
         }
-        if !email.is_empty() {
+        if by_email {
             match self
                 .find_by("Customer", "PrimaryEmailAddr", &email, "")
                 .await
@@ -232,7 +280,7 @@ impl QboConnector {
         }
         let base = self.display_name(r, d, &currency, &home);
         let mut attempts = 0;
-        match self.same_name(&base, &currency, &email).await? {
+        match self.same_name(&base, &currency, &email, trust).await? {
             NameMatch::Adopt(c) => {
                 let id = self.usable(command_id, "Customer", &c).await?;
                 return self.remember_customer(command_id, &key, id, false, 0).await;
@@ -251,7 +299,7 @@ impl QboConnector {
                     Err(e) if e.code() == Some("6240") => {
                         attempts += 1;
                         if let NameMatch::Adopt(c) =
-                            self.same_name(&base, &currency, &email).await?
+                            self.same_name(&base, &currency, &email, trust).await?
                         {
                             let id = self.usable(command_id, "Customer", &c).await?;
                             return self
@@ -315,13 +363,15 @@ impl QboConnector {
     }
 
     /// Customers already named `name` (active or not, pitfall 21), judged for this person:
-    /// one in the same currency whose email is ours or unknown is this person; one with
-    /// another email is a namesake, adopted or not as `display_name_conflict` says.
+    /// one in the same currency whose email is ours (or, unless only email counts, unknown)
+    /// is this person; one with another email is a namesake, adopted or not as
+    /// `display_name_conflict` says. With the display-name rule any namesake is this person.
     async fn same_name(
         &self,
         name: &str,
         currency: &str,
         email: &str,
+        trust: NameTrust,
     ) -> Result<NameMatch, QboError> {
         let home = self.cfg.home_currency.to_ascii_uppercase();
         let rows = self
@@ -342,18 +392,22 @@ impl QboConnector {
                 .trim()
                 .to_lowercase()
         };
-        let same_person = ours
+        let same_email = ours
             .iter()
-            .find(|c| !email.is_empty() && email_of(c) == email)
-            .or_else(|| {
+            .find(|c| !email.is_empty() && email_of(c) == email);
+        let same_person = match trust {
+            NameTrust::Any => same_email.or(ours.first()),
+            NameTrust::SameEmail => same_email,
+            NameTrust::SamePerson => same_email.or_else(|| {
                 ours.iter()
                     .find(|c| email.is_empty() || email_of(c).is_empty())
-            });
+            }),
+        };
+        let adopt_namesakes = trust == NameTrust::SamePerson
+            && self.cfg.display_name_conflict == DisplayNameRule::Adopt;
         Ok(match (same_person, ours.first()) {
             (Some(c), _) => NameMatch::Adopt((*c).clone()),
-            (None, Some(c)) if self.cfg.display_name_conflict == DisplayNameRule::Adopt => {
-                NameMatch::Adopt((*c).clone())
-            }
+            (None, Some(c)) if adopt_namesakes => NameMatch::Adopt((*c).clone()),
             _ => NameMatch::Conflict,
         })
     }
@@ -419,9 +473,11 @@ impl QboConnector {
         .find(|s| !s.trim().is_empty())
         .map(str::to_string)
         .unwrap_or_else(|| format!("Store customer {}", r.store_customer_id));
-        // QuickBooks fixes a customer's currency: one customer per currency, named apart.
-        if currency != home {
-            name = format!("{} ({currency})", fit_name(&name, 493));
+        // QuickBooks fixes a customer's currency: one customer per currency, named apart
+        // (unless the mapping's display-name recipe already did).
+        let suffix = format!(" ({currency})");
+        if currency != home && !name.trim_end().ends_with(&suffix) {
+            name = format!("{}{suffix}", fit_name(&name, 500 - suffix.chars().count()));
         }
         fit_name(&name, 500)
     }
@@ -472,31 +528,101 @@ impl QboConnector {
     }
 
     /// Item by configured target item, else SKU, else name; created when configured to.
+    /// The item of a document line; created (as the mapping describes it) when the
+    /// connection allows it.
     pub(crate) async fn item(
         &self,
         command_id: &str,
         r: &ItemRef,
-        description: &str,
+        spec: &NewItem<'_>,
     ) -> Result<Resolved, QboError> {
-        self.item_with(command_id, r, description, self.cfg.create_missing_items)
+        self.item_with(command_id, r, spec, self.cfg.create_missing_items)
             .await
     }
 
-    /// An UpsertItem asks for the item explicitly: created whatever the flag says.
+    /// An UpsertItem (or a line the mapping points at an account) asks for the item
+    /// explicitly: created whatever `create_missing_items` says.
     pub(crate) async fn item_for_upsert(
         &self,
         command_id: &str,
         r: &ItemRef,
-        description: &str,
+        spec: &NewItem<'_>,
     ) -> Result<Resolved, QboError> {
-        self.item_with(command_id, r, description, true).await
+        self.item_with(command_id, r, spec, true).await
+    }
+
+    /// The body of a new item: type and accounts as the mapping says, the connection's
+    /// income account when it says none.
+    async fn new_item_body(
+        &self,
+        name: &str,
+        r: &ItemRef,
+        spec: &NewItem<'_>,
+    ) -> Result<Value, QboError> {
+        let income = match spec.income_account {
+            "" => self.cfg.income_account.as_str(),
+            a => a,
+        };
+        let kind = match spec.kind {
+            ItemType::Inventory => "Inventory",
+            ItemType::Service => "Service",
+            _ => "NonInventory",
+        };
+        let mut body = json!({
+            "Name": name, "Type": kind,
+            "IncomeAccountRef": { "value": self.account(income).await? },
+        });
+        let required = |key: &str, v: &str| {
+            if v.is_empty() {
+                Err(QboError::invalid(
+                    "validation",
+                    format!(
+                        "an inventory item needs the mapping's items.{key}; set it, then replay"
+                    ),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if spec.kind == ItemType::Inventory {
+            required("expense_account", spec.expense_account)?;
+            required("asset_account", spec.asset_account)?;
+            body["TrackQtyOnHand"] = json!(true);
+            body["QtyOnHand"] = json!(spec.quantity_on_hand);
+            body["InvStartDate"] = json!(spec.start_date);
+            body["AssetAccountRef"] = json!({ "value": self.account(spec.asset_account).await? });
+        }
+        if !spec.expense_account.is_empty() {
+            body["ExpenseAccountRef"] =
+                json!({ "value": self.account(spec.expense_account).await? });
+        }
+        // Item prices are in home currency; a price in another currency is left to the books.
+        let home = &self.cfg.home_currency;
+        for (key, m) in [
+            ("UnitPrice", spec.unit_price),
+            ("PurchaseCost", spec.unit_cost),
+        ] {
+            if let Some(m) = m.filter(|m| m.currency.eq_ignore_ascii_case(home)) {
+                body[key] = encoder::num(encoder::money_decimal(m.minor_units, home));
+            }
+        }
+        if let Some(t) = spec.taxable {
+            body["Taxable"] = json!(t);
+        }
+        if !r.sku.is_empty() {
+            body["Sku"] = json!(r.sku.chars().take(100).collect::<String>());
+        }
+        if !spec.description.is_empty() {
+            body["Description"] = json!(spec.description.chars().take(4000).collect::<String>());
+        }
+        Ok(body)
     }
 
     async fn item_with(
         &self,
         command_id: &str,
         r: &ItemRef,
-        description: &str,
+        spec: &NewItem<'_>,
         create: bool,
     ) -> Result<Resolved, QboError> {
         let conn = &self.cfg.connection_id;
@@ -539,10 +665,13 @@ impl QboConnector {
                 "a product line has neither SKU nor name",
             ));
         }
-        let known = |x: Xref| Resolved {
-            id: x.target_id,
-            created: false,
-            attempts: 0,
+        let known = |x: Xref| {
+            self.note_xref_hit(command_id, "item", &key);
+            Resolved {
+                id: x.target_id,
+                created: false,
+                attempts: 0,
+            }
         };
         if let Some(x) = self.store.get(conn, "item", &key).await? {
             return Ok(known(x));
@@ -567,7 +696,6 @@ impl QboConnector {
                 ),
             ));
         }
-        let income = self.account(&self.cfg.income_account).await?;
         let base = if r.name.trim().is_empty() {
             value
         } else {
@@ -581,16 +709,7 @@ impl QboConnector {
                 format!("{} [{}]", fit_name(base, 80), fit_name(value, 17)),
             ),
         ] {
-            let mut body = json!({
-                "Name": name, "Type": "NonInventory",
-                "IncomeAccountRef": { "value": income },
-            });
-            if !r.sku.is_empty() {
-                body["Sku"] = json!(r.sku.chars().take(100).collect::<String>());
-            }
-            if !description.is_empty() {
-                body["Description"] = json!(description.chars().take(4000).collect::<String>());
-            }
+            let body = self.new_item_body(&name, r, spec).await?;
             let op = WriteOp::create(
                 "Item",
                 body,
@@ -638,6 +757,26 @@ impl QboConnector {
                 "could not create an item for {field} '{value}': its name is taken by another item"
             ),
         ))
+    }
+
+    fn note_xref_hit(&self, command_id: &str, kind: &'static str, key: &str) {
+        self.xref_hits
+            .lock()
+            .entry(command_id.to_string())
+            .or_default()
+            .push((kind, key.to_string()));
+    }
+
+    /// Forgets the cross references `command_id` used (they pointed at a record QuickBooks
+    /// no longer accepts); true when there were any.
+    pub(crate) async fn forget_xref_hits(&self, command_id: &str) -> Result<bool, QboError> {
+        let hits = self.xref_hits.lock().remove(command_id).unwrap_or_default();
+        for (kind, key) in &hits {
+            self.store
+                .forget(&self.cfg.connection_id, kind, key)
+                .await?;
+        }
+        Ok(!hits.is_empty())
     }
 
     /// An active, non-category item whose `field` is `value`, remembered under `key`.

@@ -26,10 +26,12 @@ pub struct DocView<'a> {
     pub amounts_include_tax: bool,
 }
 
-/// References resolved for one document: per line, the item and tax code ids.
+/// References resolved for one document: per line, the item, tax code and (discounts)
+/// account ids.
 pub struct LineRefs {
     pub items: Vec<Option<String>>,
     pub tax_codes: Vec<Option<String>>,
+    pub accounts: Vec<Option<String>>,
     pub txn_tax_code: Option<String>,
 }
 
@@ -98,16 +100,23 @@ pub fn lines(v: &DocView<'_>, refs: &LineRefs) -> Result<Vec<Value>, QboError> {
                 "Description": l.description.chars().take(4000).collect::<String>(),
                 "DescriptionLineDetail": {},
             }),
-            LineKind::Discount => json!({
-                "DetailType": "DiscountLineDetail",
-                "Amount": num(amount.abs()),
-                "DiscountLineDetail": { "PercentBased": false },
-            }),
+            LineKind::Discount => {
+                let mut detail = json!({ "PercentBased": false });
+                if let Some(Some(account)) = refs.accounts.get(i) {
+                    detail["DiscountAccountRef"] = json!({ "value": account });
+                }
+                json!({
+                    "DetailType": "DiscountLineDetail",
+                    "Amount": num(amount.abs()),
+                    "DiscountLineDetail": detail,
+                })
+            }
+            // The mapped shipping item, else QuickBooks' shipping pseudo-item.
             LineKind::Shipping => json!({
                 "DetailType": "SalesItemLineDetail",
                 "Amount": num(amount),
                 "SalesItemLineDetail": {
-                    "ItemRef": { "value": "SHIPPING_ITEM_ID" },
+                    "ItemRef": { "value": refs.items.get(i).cloned().flatten().unwrap_or_else(|| "SHIPPING_ITEM_ID".into()) },
                     "TaxCodeRef": line_tax_code(l, refs, i, mode),
                 },
             }),
@@ -307,6 +316,7 @@ mod tests {
         let refs = LineRefs {
             items: vec![Some("1".into()), Some("2".into()), None],
             tax_codes: vec![],
+            accounts: vec![],
             txn_tax_code: None,
         };
         let out = lines(&v, &refs).unwrap_or_default();

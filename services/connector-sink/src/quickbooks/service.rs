@@ -8,7 +8,7 @@
 //! - other 4xx and faults inside a 200: [`QboError::Rejected`] with the Fault items.
 use super::{
     config::QboRetry,
-    limiter::{CallKind, Limiter, Slot},
+    limiter::{CallKind, Limiter, Permit},
     oauth::{OAuthError, TokenManager},
 };
 use crate::xref::StoreError;
@@ -224,22 +224,25 @@ impl QboService {
         self.call_in(req, None).await
     }
 
-    /// Like [`Self::call`], the first try in an in-flight slot the caller already holds.
+    /// Like [`Self::call`], the first try on a permit the caller already holds (the
+    /// batcher's); retries wait for their own.
     pub async fn call_in(
         &self,
         req: &QboRequest,
-        mut slot: Option<Slot>,
+        mut admitted: Option<Permit>,
     ) -> Result<QboResponse, QboError> {
         let mut attempts = 0u32;
         let mut throttled = 0u32;
         let mut auth_retries = 0u32;
         loop {
             attempts += 1;
-            let slot = match slot.take() {
-                Some(s) => s,
-                None => self.limiter.slot().await,
+            let permit = match admitted.take() {
+                Some(p) => p,
+                None => {
+                    let slot = self.limiter.slot().await;
+                    self.limiter.admit(req.kind, slot).await
+                }
             };
-            let permit = self.limiter.admit(req.kind, slot).await;
             let (token, generation) = self.oauth.access_token().await?;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             if req.kind == CallKind::Batch {
@@ -336,8 +339,7 @@ impl QboService {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| retry_after(v, chrono::Utc::now()));
         let text = match resp.text().await {
             Ok(t) => t,
             Err(e) => {
@@ -346,6 +348,20 @@ impl QboService {
         };
         classify(status, retry_after, &text)
     }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 /// reqwest errors print the URL; ours carry no secret, but keep messages short and stable.
@@ -468,6 +484,27 @@ mod tests {
         let xml = r#"<?xml version="1.0"?><IntuitResponse><Fault type="SERVICE"><Error code="3001"><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message><Detail>The request limit was reached.</Detail></Error></Fault></IntuitResponse>"#;
         assert!(matches!(classify(429, None, xml), Outcome::Throttled(None)));
         assert!(matches!(classify(403, None, xml), Outcome::Throttled(None)));
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_a_date() {
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2026 07:28:00 GMT")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        assert_eq!(retry_after(" 30 ", now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2026 07:29:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2026 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert!(matches!(
+            classify(429, Some(Duration::from_secs(7)), "{}"),
+            Outcome::Throttled(Some(d)) if d == Duration::from_secs(7)
+        ));
     }
 
     #[test]

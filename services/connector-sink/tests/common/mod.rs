@@ -234,6 +234,24 @@ disconnected_poll_ms = 100
         .await?)
     }
 
+    /// A change made by a person in QuickBooks (straight to the emulator's API).
+    pub async fn emu_post(&self, path: &str, body: Value) -> Result<Value> {
+        let token = self.emu.handle().issue_tokens(&self.realm).access_token;
+        let resp = reqwest::Client::new()
+            .post(format!("{}/{path}", self.emu.company_url(&self.realm)))
+            .bearer_auth(token)
+            .header("accept", "application/json")
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let v: Value = resp.json().await?;
+        if !status.is_success() {
+            bail!("{path}: {status} {v}");
+        }
+        Ok(v)
+    }
+
     pub fn entities(&self, entity: &str) -> Vec<Value> {
         self.emu.handle().entities(&self.realm, entity)
     }
@@ -259,6 +277,27 @@ disconnected_poll_ms = 100
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// A command as the consumer loop would hand it to the handler.
+pub fn record(cmd: &Command, offset: i64) -> Record {
+    Record {
+        topic: "sink.quickbooks_online.commands.v1".into(),
+        partition: 0,
+        offset,
+        key: Some(cmd.connection_id.as_bytes().to_vec()),
+        payload: Some(cmd.encode_to_vec()),
+        headers: vec![],
+        timestamp_ms: None,
+    }
+}
+
+/// The sale of a PostSale command.
+pub fn sale_of(cmd: &mut Command) -> &mut PostSale {
+    match &mut cmd.body {
+        Some(Body::PostSale(s)) => s,
+        _ => panic!("not a PostSale"),
     }
 }
 
