@@ -7,12 +7,15 @@
 //!   after its handler succeeded or the record was written to the dead-letter topic; records
 //!   with the same key are handled in order, different keys concurrently (bounded).
 //! - [`DeadLetter`]: the original record byte for byte plus context headers.
+//! - Tracing: each consumed record is handled in a `consume <topic>` span whose OpenTelemetry
+//!   parent is the record's `traceparent`; events produced inside it carry that span onward.
 
 mod config;
 mod consumer;
 mod dlq;
 mod error;
 mod headers;
+mod otel;
 mod producer;
 mod reader;
 mod record;

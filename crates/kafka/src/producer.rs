@@ -32,12 +32,13 @@ impl<'a> OutgoingRecord<'a> {
         }
     }
 
-    /// Adds CloudEvents binary-mode headers and a `traceparent` continuing `trace` (a new
-    /// trace when there is none).
+    /// Adds CloudEvents binary-mode headers and a `traceparent`: the current span's context
+    /// when an OpenTelemetry layer records spans (so the next hop's span is its child),
+    /// otherwise a child of `trace` (a new trace when there is none).
     pub fn event(mut self, ce: &CloudEvent, trace: Option<&TraceContext>) -> Self {
         self.headers.extend(ce.to_headers());
-        let next = trace
-            .map(TraceContext::child)
+        let next = TraceContext::current()
+            .or_else(|| trace.map(TraceContext::child))
             .unwrap_or_else(TraceContext::new_root);
         self.headers
             .push(("traceparent".into(), next.to_header().into_bytes()));
@@ -119,5 +120,27 @@ impl Producer {
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         use rdkafka::producer::Producer as _;
         self.inner.flush(timeout).map_err(KafkaError::Client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traceparent(rec: &OutgoingRecord<'_>) -> Option<TraceContext> {
+        let (_, v) = rec.headers.iter().find(|(k, _)| k == "traceparent")?;
+        TraceContext::parse(std::str::from_utf8(v).ok()?)
+    }
+
+    #[test]
+    fn without_a_recorded_span_an_event_continues_the_given_trace() {
+        let ce = CloudEvent::protobuf("id-1", "nopbridge/test", "nopbridge.test.v1.Order");
+        let given = TraceContext::new_root();
+        let next = traceparent(&OutgoingRecord::new("t", b"k", b"p").event(&ce, Some(&given)));
+        let next = next.expect("traceparent written");
+        assert_eq!(next.trace_id, given.trace_id);
+        assert_ne!(next.span_id, given.span_id);
+        let fresh = traceparent(&OutgoingRecord::new("t", b"k", b"p").event(&ce, None));
+        assert!(fresh.is_some_and(|f| f.trace_id != given.trace_id));
     }
 }

@@ -34,7 +34,7 @@ use std::{
 };
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, warn, Instrument};
 
 /// What a handler reports for one record.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -411,7 +411,10 @@ struct Lane<H> {
 impl<H: Handler> Lane<H> {
     async fn run(self: Arc<Self>, mut rx: mpsc::Receiver<Work>) {
         while let Some(Work { record, generation }) = rx.recv().await {
-            if self.process(&record).await {
+            // The handler runs inside the record's span, so what it produces continues the
+            // trace (see `OutgoingRecord::event`).
+            let span = crate::otel::consume_span(&record, &self.cfg.group_id);
+            if self.process(&record).instrument(span).await {
                 let tp = (record.topic.clone(), record.partition);
                 self.handle
                     .inner
