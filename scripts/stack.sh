@@ -47,9 +47,10 @@ start_broker() {
   mkdir -p "$STACK_DIR"
   local port; port="$(free_port)"
   log "starting tansu on 127.0.0.1:$port ($1)"
-  env -u OTEL_EXPORTER_OTLP_ENDPOINT tansu broker \
+  # From inside $STACK_DIR: tansu resolves a sqlite:// path relative to its working directory.
+  (cd "$STACK_DIR" && exec env -u OTEL_EXPORTER_OTLP_ENDPOINT tansu broker \
     --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine "$1" >"$STACK_DIR/tansu.log" 2>&1 &
+    --storage-engine "$1" >tansu.log 2>&1) &
   echo $! >"$STACK_DIR/tansu.pid"
   PIDS+=("$!")
   wait_port 127.0.0.1 "$port" 30
@@ -69,6 +70,7 @@ ensure_postgres() {
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 cmd_test() {
   install_tools
@@ -83,14 +85,83 @@ cmd_test() {
   log "tests";  cargo nextest run --workspace --no-fail-fast
 }
 
-# demo_database: the reconciler's ledger database on the local PostgreSQL, created if missing.
+# demo_database NAME: a fresh database of the local PostgreSQL; prints its URL. The demo starts
+# over on every run, because its emulators keep their state in memory.
 demo_database() {
   local admin="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-  if ! psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'nopbridge'" | grep -q 1; then
-    log "creating database nopbridge"
-    psql "$admin" -qc "CREATE DATABASE nopbridge"
-  fi
-  echo "${admin%/*}/nopbridge"
+  psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+  echo "${admin%/*}/$1"
+}
+
+# start_bg NAME CMD...: runs CMD in the background with its log in $STACK_DIR/NAME.log.
+start_bg() {
+  local name="$1"; shift
+  "$@" >"$STACK_DIR/$name.log" 2>&1 &
+  PIDS+=("$!")
+}
+
+# The demo: emulators for the store and QuickBooks, the broker, and the four services wired
+# like production, each from its own config file under $STACK_DIR/config.
+DEMO_NOP=18081 DEMO_WEBHOOK=18090 DEMO_QBO=18089 DEMO_REALM=9341452248471234
+
+write_demo_configs() {
+  local dir="$STACK_DIR/config" refresh="$1"
+  mkdir -p "$dir"
+  local common="[kafka]
+bootstrap_servers = \"$KAFKA_BOOTSTRAP_SERVERS\"
+[telemetry]
+log_format = \"text\""
+  cat >"$dir/ingest.toml" <<EOF
+$common
+[grpc]
+listen = "127.0.0.1:50051"
+[service]
+webhook_secret = "demo-webhook-secret"
+webhook_listen = "127.0.0.1:$DEMO_WEBHOOK"
+database_url = "$(demo_database nopbridge_ingest)"
+[[service.connections]]
+id = "shop-1"
+tenant = "acme"
+store_id = 1
+dialect = "official"
+base_url = "http://127.0.0.1:$DEMO_NOP"
+username = "admin"
+password = "admin-password"
+store_currency = "USD"
+poll_interval_ms = 5000
+repoll_interval_ms = 15000
+EOF
+  cat >"$dir/transform.toml" <<EOF
+$common
+[grpc]
+listen = "127.0.0.1:50052"
+[service]
+mapping_dir = "$ROOT/config/mapping"
+EOF
+  cat >"$dir/connector-sink.toml" <<EOF
+$common
+[grpc]
+listen = "127.0.0.1:50053"
+[service]
+database_url = "$(demo_database nopbridge_sink)"
+[[service.quickbooks]]
+connection_id = "qbo-realm-1"
+realm_id = "$DEMO_REALM"
+base_url = "http://127.0.0.1:$DEMO_QBO"
+token_url = "http://127.0.0.1:$DEMO_QBO/oauth2/v1/tokens/bearer"
+client_id = "emulator-client"
+client_secret = "emulator-secret"
+refresh_token = "$refresh"
+home_currency = "USD"
+create_missing_items = true
+EOF
+  cat >"$dir/reconciler.toml" <<EOF
+$common
+[grpc]
+listen = "127.0.0.1:50054"
+[service]
+database_url = "$(demo_database nopbridge)"
+EOF
 }
 
 cmd_demo() {
@@ -101,28 +172,45 @@ cmd_demo() {
   cargo build --release --workspace --bins
   local bin="$ROOT/target/release"
   mkdir -p "$STACK_DIR"
-  start_broker "sqlite://$STACK_DIR/tansu.db"
+  rm -f "$STACK_DIR"/tansu.db*
+  start_broker "sqlite://tansu.db"
   "$bin/nopbridge-topics" --bootstrap "$KAFKA_BOOTSTRAP_SERVERS"
-  export NOPBRIDGE_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS"
-  export NOPBRIDGE_TELEMETRY__LOG_FORMAT=text
-  local ledger_url; ledger_url="$(demo_database)"
+
+  # The store: seeded history for the backfill, then live orders and status changes announced
+  # by signed webhooks to ingest (retried until ingest is up).
+  log "starting the nopCommerce emulator on 127.0.0.1:$DEMO_NOP (seeded store, live traffic)"
+  start_bg nop-emulator "$bin/nop-emulator" --port "$DEMO_NOP" --seed 42 --orders "${DEMO_ORDERS:-300}" \
+    --webhook-url "http://127.0.0.1:$DEMO_WEBHOOK/webhooks/nopcommerce/shop-1" \
+    --webhook-secret demo-webhook-secret --live-orders-per-minute 20 --live-actions-per-minute 40
+  wait_port 127.0.0.1 "$DEMO_NOP" 30
+
+  log "starting the QuickBooks Online emulator on 127.0.0.1:$DEMO_QBO"
+  start_bg qbo-emulator "$bin/qbo-emulator" --port "$DEMO_QBO"
+  wait_port 127.0.0.1 "$DEMO_QBO" 30
+  # The consent step: the emulator issues this realm's tokens as if the user clicked Connect.
+  local refresh
+  refresh="$(curl -fsS -X POST "http://127.0.0.1:$DEMO_QBO/__emulator/realms/$DEMO_REALM/tokens" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')"
+  write_demo_configs "$refresh"
+
   local port=50051
   for svc in ingest transform connector-sink reconciler; do
-    log "starting $svc (gRPC 127.0.0.1:$port)"
-    case "$svc" in
-      ingest) export NOPBRIDGE_SERVICE__WEBHOOK_SECRET="${NOPBRIDGE_SERVICE__WEBHOOK_SECRET:-demo-webhook-secret}" ;;
-      reconciler) export NOPBRIDGE_SERVICE__DATABASE_URL="$ledger_url" ;;
-      transform) export NOPBRIDGE_SERVICE__MAPPING_DIR="$ROOT/config/mapping" ;;
-      *) unset NOPBRIDGE_SERVICE__WEBHOOK_SECRET NOPBRIDGE_SERVICE__DATABASE_URL NOPBRIDGE_SERVICE__MAPPING_DIR ;;
-    esac
-    NOPBRIDGE_GRPC__LISTEN="127.0.0.1:$port" "$bin/nopbridge-$svc" >"$STACK_DIR/$svc.log" 2>&1 &
-    PIDS+=("$!")
+    log "starting $svc (gRPC 127.0.0.1:$port, metrics 127.0.0.1:$((port - 50051 + 9091)))"
+    NOPBRIDGE_TELEMETRY__METRICS_LISTEN="127.0.0.1:$((port - 50051 + 9091))" \
+      start_bg "$svc" "$bin/nopbridge-$svc" --config "$STACK_DIR/config/$svc.toml"
     port=$((port + 1))
   done
   for p in 50051 50052 50053 50054; do wait_port 127.0.0.1 "$p" 60; done
-  log "stack is up: broker $KAFKA_BOOTSTRAP_SERVERS, services on 127.0.0.1:50051-50054, logs in $STACK_DIR"
+
+  log "stack is up: broker $KAFKA_BOOTSTRAP_SERVERS; store http://127.0.0.1:$DEMO_NOP; QuickBooks http://127.0.0.1:$DEMO_QBO"
+  log "services on 127.0.0.1:50051-50054 (configs and logs in $STACK_DIR); try: $bin/nopbridge status"
   log "press Ctrl-C to stop"
-  wait
+  while sleep "${DEMO_REFRESH_SECONDS:-15}"; do
+    printf '\n\033[1m%s\033[0m  QuickBooks: %s\n' "$(date +%T)" \
+      "$(curl -fsS "http://127.0.0.1:$DEMO_QBO/__emulator/counters" 2>/dev/null || echo unavailable)"
+    "$bin/nopbridge" status || true
+    "$bin/nopbridge" dlq list --limit 5 || true
+  done
 }
 
 case "${1:-}" in

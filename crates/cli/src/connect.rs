@@ -54,7 +54,7 @@ pub struct Endpoints {
     )]
     pub token: Option<String>,
     /// Seconds to wait for a service to answer.
-    #[arg(long, global = true, default_value_t = 5)]
+    #[arg(long, global = true, default_value_t = 15)]
     pub timeout: u64,
 }
 

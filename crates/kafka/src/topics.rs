@@ -51,8 +51,12 @@ pub async fn ensure_topics(cfg: &KafkaConfig, specs: &[TopicSpec]) -> Result<(),
         return Ok(());
     }
     let admin: AdminClient<DefaultClientContext> = cfg.client_config()?.create()?;
+    // Ask only for the missing ones: some brokers (tansu with SQLite storage) answer a
+    // CreateTopics naming existing topics with a response librdkafka cannot parse.
+    let existing = existing_topics(cfg).await?;
     let new: Vec<NewTopic<'_>> = specs
         .iter()
+        .filter(|s| !existing.contains(&s.name))
         .map(|s| {
             let t = NewTopic::new(
                 &s.name,
@@ -66,6 +70,9 @@ pub async fn ensure_topics(cfg: &KafkaConfig, specs: &[TopicSpec]) -> Result<(),
             }
         })
         .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     for result in admin.create_topics(&new, &opts).await? {
         match result {
@@ -79,4 +86,28 @@ pub async fn ensure_topics(cfg: &KafkaConfig, specs: &[TopicSpec]) -> Result<(),
         }
     }
     Ok(())
+}
+
+async fn existing_topics(
+    cfg: &KafkaConfig,
+) -> Result<std::collections::HashSet<String>, KafkaError> {
+    let client = cfg.client_config()?;
+    let metadata = tokio::task::spawn_blocking(move || {
+        let consumer: rdkafka::consumer::BaseConsumer = client.create()?;
+        rdkafka::consumer::Consumer::fetch_metadata(&consumer, None, Duration::from_secs(10)).map(
+            |m| {
+                m.topics()
+                    .iter()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| t.name().to_string())
+                    .collect()
+            },
+        )
+    })
+    .await
+    .map_err(|e| KafkaError::Config {
+        key: "bootstrap_servers".into(),
+        reason: format!("metadata task: {e}"),
+    })?;
+    Ok(metadata?)
 }

@@ -148,31 +148,47 @@ fn partition_lag(consumer: &LoopConsumer) -> Vec<PartitionLag> {
     let committed = consumer
         .committed_offsets(assignment.clone(), timeout)
         .unwrap_or(assignment);
-    committed
+    // One broker round trip per partition: run them side by side, or Status takes seconds.
+    let elements: Vec<(String, i32, i64)> = committed
         .elements()
         .iter()
-        .filter_map(|e| {
-            let (_, high) = consumer
-                .fetch_watermarks(e.topic(), e.partition(), timeout)
-                .ok()?;
-            let committed_offset = match e.offset() {
+        .map(|e| {
+            let offset = match e.offset() {
                 Offset::Offset(o) => o,
                 _ => -1,
             };
-            let lag = if committed_offset < 0 {
-                high
-            } else {
-                (high - committed_offset).max(0)
-            };
-            Some(PartitionLag {
-                topic: e.topic().to_string(),
-                partition: e.partition(),
-                committed_offset,
-                high_watermark: high,
-                lag,
-            })
+            (e.topic().to_string(), e.partition(), offset)
         })
-        .collect()
+        .collect();
+    std::thread::scope(|scope| {
+        let asks: Vec<_> = elements
+            .into_iter()
+            .map(|e| scope.spawn(move || lag_of(consumer, e, timeout)))
+            .collect();
+        asks.into_iter()
+            .filter_map(|a| a.join().ok().flatten())
+            .collect()
+    })
+}
+
+fn lag_of(
+    consumer: &LoopConsumer,
+    (topic, partition, committed_offset): (String, i32, i64),
+    timeout: Duration,
+) -> Option<PartitionLag> {
+    let (_, high) = consumer.fetch_watermarks(&topic, partition, timeout).ok()?;
+    let lag = if committed_offset < 0 {
+        high
+    } else {
+        (high - committed_offset).max(0)
+    };
+    Some(PartitionLag {
+        topic,
+        partition,
+        committed_offset,
+        high_watermark: high,
+        lag,
+    })
 }
 
 struct LoopContext {
