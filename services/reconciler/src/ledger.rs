@@ -276,7 +276,9 @@ impl Ledger {
                  total_minor = COALESCE(EXCLUDED.total_minor, sync_ledger.total_minor),
                  currency = COALESCE(EXCLUDED.currency, sync_ledger.currency),
                  status = EXCLUDED.status,
-                 attempts = sync_ledger.attempts + EXCLUDED.attempts,
+                 attempts = CASE WHEN sync_ledger.last_command_id = EXCLUDED.last_command_id
+                     THEN GREATEST(sync_ledger.attempts, EXCLUDED.attempts)
+                     ELSE sync_ledger.attempts + EXCLUDED.attempts END,
                  last_error = EXCLUDED.last_error,
                  last_command_id = EXCLUDED.last_command_id,
                  updated_at = now()",
@@ -356,8 +358,11 @@ impl Ledger {
              VALUES ($1,$2,$3,$4,$5,'dead_lettered',$6,$7,$8)
              ON CONFLICT (connection_id, entity_type, source_id) DO UPDATE SET
                  status = CASE WHEN sync_ledger.target_id IS NULL THEN 'dead_lettered' ELSE sync_ledger.status END,
-                 attempts = sync_ledger.attempts + EXCLUDED.attempts,
+                 attempts = CASE WHEN sync_ledger.last_command_id = EXCLUDED.last_command_id
+                     THEN GREATEST(sync_ledger.attempts, EXCLUDED.attempts)
+                     ELSE sync_ledger.attempts + EXCLUDED.attempts END,
                  last_error = EXCLUDED.last_error,
+                 last_command_id = COALESCE(EXCLUDED.last_command_id, sync_ledger.last_command_id),
                  order_number = COALESCE(EXCLUDED.order_number, sync_ledger.order_number),
                  updated_at = now()",
         )

@@ -186,6 +186,75 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_failed_result_and_its_dead_letter_count_the_attempts_once() -> Result<()> {
+    let db = TestDb::create().await?;
+    let ledger = Ledger::connect(&db.url).await?;
+    let feed = LedgerFeed {
+        ledger: ledger.clone(),
+    };
+    // The sink reports the failure on the results topic and dead-letters the command: two
+    // records about the same three attempts.
+    let mut failed = result(3001, ResultStatus::Failed, "", "0");
+    failed.records.clear();
+    failed.attempts = 3;
+    feed.handle(&record(
+        "sink.results.v1",
+        1,
+        failed.encode_to_vec(),
+        vec![],
+    ))
+    .await?;
+    let cmd = Command {
+        command_id: failed.command_id.clone(),
+        connection_id: "qbo-1".into(),
+        target: TargetKind::QuickbooksOnline as i32,
+        order: Some(OrderReference {
+            order_id: 3001,
+            order_number: "3001".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let dead = |offset| {
+        record(
+            "dlq.connector_sink.v1",
+            offset,
+            cmd.encode_to_vec(),
+            vec![
+                ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
+                ("dlq_stage", "connector_sink"),
+                ("dlq_error_class", "retries_exhausted"),
+                ("dlq_error_message", "503 three times"),
+                ("dlq_attempts", "3"),
+            ],
+        )
+    };
+    feed.handle(&dead(7)).await?;
+    let e = ledger
+        .entry(&order_key(3001))
+        .await?
+        .context("order 3001 in ledger")?;
+    assert_eq!(e.status, "dead_lettered");
+    assert_eq!(
+        e.attempts, 3,
+        "the same command's attempts are not added twice"
+    );
+
+    // A later command for the same order (a replay that failed again) adds its attempts.
+    let mut again = failed.clone();
+    again.command_id = "cmd-3001-replayed".into();
+    again.attempts = 2;
+    feed.handle(&record("sink.results.v1", 2, again.encode_to_vec(), vec![]))
+        .await?;
+    let e = ledger
+        .entry(&order_key(3001))
+        .await?
+        .context("order 3001 in ledger")?;
+    assert_eq!(e.attempts, 5);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_feeds_the_ledger_and_answers_traces() -> Result<()> {
     use nopbridge_proto::control::v1::{

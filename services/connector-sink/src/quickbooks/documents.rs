@@ -5,7 +5,7 @@ use super::{
     batch::WriteOp,
     encoder::{self, minor_units, request_id},
     references::{CustomerDetails, NewItem, Resolved},
-    request_builder::{self, DocView, LineRefs},
+    request_builder::{self, DocView, LineRefs, SHIPPING_PSEUDO_ITEM},
     service::{QboError, QboRequest},
     QboConnector,
 };
@@ -107,8 +107,10 @@ impl QboConnector {
             };
             let resolved = match (l.kind(), named) {
                 (LineKind::Description, _) | (LineKind::Discount, _) => None,
-                // Without a mapped shipping item QuickBooks' shipping pseudo-item is used.
+                // Without a mapped shipping item, or mapped to it by name, QuickBooks'
+                // shipping pseudo-item is used.
                 (LineKind::Shipping, None) => None,
+                (LineKind::Shipping, Some(i)) if is_shipping_pseudo_item(i) => None,
                 (_, Some(i)) => Some(self.item(&cmd.command_id, i, &spec).await?),
                 // A fee, gift card, reward or rounding line the mapping points at an account:
                 // an item of that name, on that account.
@@ -205,7 +207,6 @@ impl QboConnector {
             memo: &sale.memo,
             billing: sale.billing_address.as_ref(),
             shipping: sale.shipping_address.as_ref(),
-            amounts_include_tax: sale.amounts_include_tax,
         };
         request_builder::check_balance(&view)?;
         let doc = request_builder::document_number(cmd)
@@ -553,7 +554,6 @@ impl QboConnector {
             memo: &r.memo,
             billing: None,
             shipping: None,
-            amounts_include_tax: false,
         };
         request_builder::check_balance(&view)?;
         let doc = request_builder::document_number(cmd).unwrap_or_default();
@@ -814,4 +814,11 @@ fn line_item_name(kind: LineKind) -> &'static str {
         LineKind::Shipping => "Shipping",
         _ => "Other charges",
     }
+}
+
+/// QuickBooks' shipping pseudo-item is an id, not an item to look up by name.
+fn is_shipping_pseudo_item(i: &ItemRef) -> bool {
+    [&i.target_item, &i.name]
+        .iter()
+        .any(|v| v.as_str() == SHIPPING_PSEUDO_ITEM)
 }

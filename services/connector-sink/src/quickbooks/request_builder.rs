@@ -12,6 +12,9 @@ use nopbridge_proto::events::v1::Money;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
+/// QuickBooks' own shipping line item (needs `SalesFormsPrefs.AllowShipping`).
+pub const SHIPPING_PSEUDO_ITEM: &str = "SHIPPING_ITEM_ID";
+
 /// What sales documents, receipts and refunds have in common.
 pub struct DocView<'a> {
     pub currency: &'a str,
@@ -23,7 +26,6 @@ pub struct DocView<'a> {
     pub memo: &'a str,
     pub billing: Option<&'a PostalAddress>,
     pub shipping: Option<&'a PostalAddress>,
-    pub amounts_include_tax: bool,
 }
 
 /// References resolved for one document: per line, the item, tax code and (discounts)
@@ -53,13 +55,8 @@ pub fn check_balance(v: &DocView<'_>) -> Result<(), QboError> {
         .map(|m| m.minor_units)
         .unwrap_or_default();
     let total = total_minor(v);
-    // Tax-inclusive amounts already hold the tax.
-    let sum = if v.amounts_include_tax {
-        lines
-    } else {
-        lines + tax
-    };
-    if sum != total {
+    // Line amounts are always net of tax (commands.proto), whatever the customer was shown.
+    if lines + tax != total {
         return Err(QboError::invalid(
             "validation",
             format!(
@@ -116,7 +113,7 @@ pub fn lines(v: &DocView<'_>, refs: &LineRefs) -> Result<Vec<Value>, QboError> {
                 "DetailType": "SalesItemLineDetail",
                 "Amount": num(amount),
                 "SalesItemLineDetail": {
-                    "ItemRef": { "value": refs.items.get(i).cloned().flatten().unwrap_or_else(|| "SHIPPING_ITEM_ID".into()) },
+                    "ItemRef": { "value": refs.items.get(i).cloned().flatten().unwrap_or_else(|| SHIPPING_PSEUDO_ITEM.into()) },
                     "TaxCodeRef": line_tax_code(l, refs, i, mode),
                 },
             }),
@@ -185,11 +182,8 @@ pub fn document(
             body["ApplyTaxAfterDiscount"] = json!(true);
         }
         if t.mode() == TaxMode::Vat {
-            body["GlobalTaxCalculation"] = json!(if v.amounts_include_tax {
-                "TaxInclusive"
-            } else {
-                "TaxExcluded"
-            });
+            // Line amounts are net: QuickBooks adds the tax on top.
+            body["GlobalTaxCalculation"] = json!("TaxExcluded");
         }
     }
     if let Some(a) = v.billing {
@@ -288,7 +282,6 @@ mod tests {
             memo: "",
             billing: None,
             shipping: None,
-            amounts_include_tax: false,
         };
         assert!(check_balance(&v).is_err());
     }
@@ -311,7 +304,6 @@ mod tests {
             memo: "",
             billing: None,
             shipping: None,
-            amounts_include_tax: false,
         };
         let refs = LineRefs {
             items: vec![Some("1".into()), Some("2".into()), None],
