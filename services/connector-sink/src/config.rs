@@ -1,6 +1,6 @@
 //! The `[service]` section of connector-sink: where its own state lives and the target
 //! connections it posts to.
-use crate::quickbooks::QboConnectionConfig;
+use crate::{nopcommerce::NopConnectionConfig, quickbooks::QboConnectionConfig};
 use nopbridge_runtime::config::{require_secret, ConfigError, ServiceConfig, Validate};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -21,6 +21,9 @@ pub struct SinkSettings {
     /// QuickBooks Online connections (one realm each).
     #[serde(default)]
     pub quickbooks: Vec<QboConnectionConfig>,
+    /// The stores written back to (order notes, mark paid, status, stock).
+    #[serde(default)]
+    pub nopcommerce: Vec<NopConnectionConfig>,
 }
 
 const fn default_pool() -> u32 {
@@ -29,7 +32,7 @@ const fn default_pool() -> u32 {
 
 impl Validate for SinkSettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.quickbooks.is_empty() {
+        if !self.quickbooks.is_empty() || !self.nopcommerce.is_empty() {
             match &self.database_url {
                 Some(url) => require_secret("service.database_url", url)?,
                 None => {
@@ -41,6 +44,15 @@ impl Validate for SinkSettings {
             }
         }
         let mut seen = BTreeSet::new();
+        for (i, c) in self.nopcommerce.iter().enumerate() {
+            c.validate(&format!("service.nopcommerce[{i}]"))?;
+            if !seen.insert(c.connection_id.as_str()) {
+                return Err(ConfigError::key(
+                    format!("service.nopcommerce[{i}].connection_id"),
+                    format!("`{}` is configured twice", c.connection_id),
+                ));
+            }
+        }
         for (i, c) in self.quickbooks.iter().enumerate() {
             c.validate(&format!("service.quickbooks[{i}]"))?;
             if !seen.insert(c.connection_id.as_str()) {

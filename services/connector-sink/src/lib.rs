@@ -4,6 +4,7 @@
 //! [`results`], [`xref`] (own state in PostgreSQL) and the [`quickbooks`] target.
 pub mod config;
 pub mod keyed_lock;
+pub mod nopcommerce;
 pub mod quickbooks;
 pub mod results;
 pub mod sink;
