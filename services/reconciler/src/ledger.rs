@@ -14,6 +14,8 @@ pub enum LedgerError {
     Db(#[from] sqlx::Error),
     #[error("ledger migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("write-back command not produced: {0}")]
+    Produce(String),
 }
 
 /// Where a Kafka record came from: the audit trail's idempotency key.

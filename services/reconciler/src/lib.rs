@@ -7,6 +7,7 @@ mod grpc;
 pub mod ledger;
 pub mod replay;
 pub mod steps;
+pub mod write_back;
 
 use ledger::{Ledger, LedgerError, Position};
 use nopbridge_kafka::{Handler, HandlerError, Producer, Record};
@@ -21,6 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use write_back::{WriteBack, WriteBackRule};
 
 /// `[service]` settings of the reconciler.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,10 +31,14 @@ pub struct Settings {
     /// PostgreSQL URL of the ledger (may hold a password, so it is a secret). Required.
     #[serde(default)]
     pub database_url: Option<SecretString>,
+    /// What the store hears about posted documents, per accounting connection.
+    #[serde(default)]
+    pub write_back: Vec<WriteBackRule>,
 }
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), ConfigError> {
+        write_back::validate_rules(&self.write_back)?;
         match &self.database_url {
             Some(s) => require_secret("service.database_url", s),
             None => Err(ConfigError::key(
@@ -75,6 +81,8 @@ pub enum ReconcilerError {
 /// Applies results and dead letters to the ledger, each record once.
 pub struct LedgerFeed {
     pub ledger: Ledger,
+    /// Write-back to the store after postings, when configured.
+    pub write_back: Option<WriteBack>,
 }
 
 impl Handler for LedgerFeed {
@@ -93,7 +101,12 @@ impl Handler for LedgerFeed {
                         format!("not a nopbridge.commands.v1.CommandResult: {e}"),
                     )
                 })?;
-                self.ledger.record_result(pos, &result).await
+                let applied = self.ledger.record_result(pos, &result).await;
+                // Also on a redelivered result: a write-back that failed last time is due.
+                match (&applied, &self.write_back) {
+                    (Ok(_), Some(w)) => w.on_result(&result).await.map(|_| true),
+                    _ => applied,
+                }
             }
             steps::Kind::DeadLetter => {
                 self.ledger
@@ -125,7 +138,17 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
         producer: Producer::new(&cfg.kafka).map_err(ServiceError::from)?,
     });
     let token = cfg.grpc.auth_token.clone();
-    let handler = Arc::new(LedgerFeed { ledger });
+    let write_back = (!cfg.service.write_back.is_empty())
+        .then(|| -> Result<WriteBack, ServiceError> {
+            Ok(WriteBack {
+                rules: cfg.service.write_back.clone(),
+                producer: Producer::new(&cfg.kafka)?,
+                pool: ledger.pool().clone(),
+                topic: write_back::topic(),
+            })
+        })
+        .transpose()?;
+    let handler = Arc::new(LedgerFeed { ledger, write_back });
     let parts = ServiceParts::from_config(NAME, "reconciler", &inputs(), cfg, handler)
         .with_services(Box::new(move |routes| {
             routes.add_service(ledger_api.into_server(token))

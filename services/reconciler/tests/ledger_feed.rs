@@ -75,6 +75,7 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
     let ledger = Ledger::connect(&db.url).await?;
     let feed = LedgerFeed {
         ledger: ledger.clone(),
+        write_back: None,
     };
 
     // Posted, then updated (new SyncToken), then the same record redelivered after a crash.
@@ -192,6 +193,7 @@ async fn a_failed_result_and_its_dead_letter_count_the_attempts_once() -> Result
     let ledger = Ledger::connect(&db.url).await?;
     let feed = LedgerFeed {
         ledger: ledger.clone(),
+        write_back: None,
     };
     // The sink reports the failure on the results topic and dead-letters the command: two
     // records about the same three attempts.
