@@ -154,6 +154,11 @@ client_secret = "emulator-secret"
 refresh_token = "$refresh"
 home_currency = "USD"
 create_missing_items = true
+[[service.nopcommerce]]
+connection_id = "shop-1-write-back"
+base_url = "http://127.0.0.1:$DEMO_NOP"
+username = "admin"
+password = "admin-password"
 EOF
   cat >"$dir/reconciler.toml" <<EOF
 $common
@@ -161,6 +166,12 @@ $common
 listen = "127.0.0.1:50054"
 [service]
 database_url = "$(demo_database nopbridge)"
+# Posted orders get a note with the QuickBooks document, and are marked paid in the store
+# when the books hold the payment.
+[[service.write_back]]
+connection_id = "qbo-realm-1"
+store_connection = "shop-1-write-back"
+mark_paid = true
 EOF
 }
 
