@@ -211,27 +211,33 @@ impl QboConnector {
         request_builder::check_balance(&view)?;
         let doc = request_builder::document_number(cmd)
             .ok_or_else(|| QboError::invalid("validation", "the sale has no document number"))?;
-        let existing = self
+        let mut existing = self
             .store
             .get(&self.cfg.connection_id, &format!("doc:{entity}"), &doc)
             .await?;
+        // Drift repair reads the document first; a replay otherwise trusts the cross reference.
+        let mut deleted_id = None;
         if let Some(x) = &existing {
-            if x.command_id == cmd.command_id {
-                // A replay: already posted by this very command.
-                return Ok(Outcome {
-                    status: ResultStatus::Unchanged,
-                    records: vec![record(
-                        entity,
-                        &x.target_id,
-                        &x.version,
-                        &doc,
-                        sale.total.clone(),
-                        "sale",
-                    )],
-                    request_id: request_id(&cmd.command_id, "sale"),
-                    attempts: 0,
-                });
+            let current = match cmd.verify_target {
+                true => Some(
+                    self.current_total(entity, &x.target_id, &sale.currency)
+                        .await?,
+                ),
+                false => None,
+            };
+            let want = sale.total.as_ref().map(|m| m.minor_units);
+            let replay = x.command_id == cmd.command_id;
+            match current {
+                None if replay => return Ok(unchanged(cmd, entity, x, &doc, sale.total.clone())),
+                Some(Some(total)) if replay && Some(total) == want => {
+                    return Ok(unchanged(cmd, entity, x, &doc, sale.total.clone()))
+                }
+                Some(None) => deleted_id = Some(x.target_id.clone()),
+                _ => {}
             }
+        }
+        if deleted_id.is_some() {
+            existing = None;
         }
         let details = CustomerDetails {
             name: sale.customer_name.as_ref(),
@@ -267,7 +273,12 @@ impl QboConnector {
                 )
                 .await;
         }
-        let rid = request_id(&cmd.command_id, "sale");
+        // A document deleted in QuickBooks is posted again under a new requestid: the old
+        // one would only replay the deleted document's creation.
+        let rid = match &deleted_id {
+            Some(old) => request_id(&cmd.command_id, &format!("sale:recreate:{old}")),
+            None => request_id(&cmd.command_id, "sale"),
+        };
         let created = self
             .batcher
             .write(WriteOp::create(entity, body.clone(), rid.clone()).batchable(true))
@@ -331,6 +342,26 @@ impl QboConnector {
             request_id: rid,
             attempts: attempts + write_attempts,
         })
+    }
+
+    /// The document's total in QuickBooks now; `None` when it was deleted there (610).
+    async fn current_total(
+        &self,
+        entity: &str,
+        id: &str,
+        currency: &str,
+    ) -> Result<Option<i64>, QboError> {
+        let path = format!("{}/{id}", entity.to_ascii_lowercase());
+        match self.service.call(&QboRequest::get(path)).await {
+            Ok(r) => Ok(r
+                .body
+                .get(entity)
+                .and_then(|e| e.get("TotalAmt"))
+                .and_then(|v| minor_units(v, currency))
+                .or(Some(i64::MIN))),
+            Err(e) if e.code() == Some("610") => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn by_doc_number(&self, entity: &str, doc: &str) -> Result<Option<Value>, QboError> {
@@ -821,4 +852,14 @@ fn is_shipping_pseudo_item(i: &ItemRef) -> bool {
     [&i.target_item, &i.name]
         .iter()
         .any(|v| v.as_str() == SHIPPING_PSEUDO_ITEM)
+}
+
+/// A sale this very command posted before, as the cross reference remembers it.
+fn unchanged(cmd: &Command, entity: &str, x: &Xref, doc: &str, total: Option<Money>) -> Outcome {
+    Outcome {
+        status: ResultStatus::Unchanged,
+        records: vec![record(entity, &x.target_id, &x.version, doc, total, "sale")],
+        request_id: request_id(&cmd.command_id, "sale"),
+        attempts: 0,
+    }
 }
