@@ -151,6 +151,8 @@ impl Connection {
             occurred_at: meta.and_then(|m| m.occurred_at),
             truncations: fitter.into_truncations(),
             mapping_config_hash: self.config_hash.clone(),
+            // Set by the transform service for events re-emitted by a drift repair.
+            verify_target: false,
             body: Some(body),
         }
     }

@@ -32,6 +32,10 @@ pub const INGEST_NOTIFICATIONS: &str = "ingest.notifications.v1";
 /// Outcomes of connector writes (target ids, attempts), read by the reconciler.
 pub const SINK_RESULTS: &str = "sink.results.v1";
 
+/// Header on a canonical event re-emitted for drift repair: every command mapped from it
+/// carries `verify_target`, so the target checks its record instead of trusting a replay.
+pub const VERIFY_TARGET_HEADER: &str = "nopbridge_verify_target";
+
 pub fn canonical(entity: &str) -> String {
     format!("canonical.{entity}.v1")
 }

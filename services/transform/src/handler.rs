@@ -66,10 +66,15 @@ impl Handler for TransformHandler {
             Some(Ok(ev)) => ev,
         };
         let trace = record.trace_context();
+        // A re-emitted event of a drift repair: the target checks its record first.
+        let verify = record
+            .header(nopbridge_runtime::topics::VERIFY_TARGET_HEADER)
+            .is_some();
         let results = self.mapper().map(&event);
         for result in results {
             match result {
-                Ok(cmd) => {
+                Ok(mut cmd) => {
+                    cmd.verify_target |= verify;
                     let topic = format!("{}{}", command_topic(&cmd), self.topic_suffix);
                     let source = format!("nopbridge/transform/{}/{}", cmd.tenant_id, cmd.store_id);
                     let mut ce = CloudEvent::protobuf(

@@ -210,6 +210,30 @@ async fn orders_become_commands_failures_go_to_the_dlq_and_mapping_reloads() -> 
     let loaded = control.reload(ReloadRequest {}).await?.into_inner();
     assert!(loaded.reloaded, "{}", loaded.message);
 
+    // An event re-emitted for drift repair: its commands ask the target to check first.
+    let payload = order(1003, 9510).encode_to_vec();
+    let ce = CloudEvent::protobuf("evt-1003", "test", "nopbridge.events.v1.Order");
+    producer
+        .send(
+            OutgoingRecord::new(&source, b"acme/1/order/1003", &payload)
+                .event(&ce, None)
+                .header(nopbridge_runtime::topics::VERIFY_TARGET_HEADER, "repair-1"),
+        )
+        .await?;
+    let out = read_topic(&kafka, &commands, 2, Duration::from_secs(30)).await?;
+    let verify: Vec<(i64, bool)> = out
+        .iter()
+        .filter_map(|r| Command::decode(r.payload()).ok())
+        .filter(|c| matches!(c.body, Some(Body::PostSale(_))))
+        .map(|c| {
+            (
+                c.order.map(|o| o.order_id).unwrap_or_default(),
+                c.verify_target,
+            )
+        })
+        .collect();
+    assert_eq!(verify, vec![(1001, false), (1003, true)]);
+
     stop.cancel();
     run.await??;
     Ok(())
