@@ -1,6 +1,8 @@
 //! The `[service]` section of connector-sink: where its own state lives and the target
 //! connections it posts to.
-use crate::{nopcommerce::NopConnectionConfig, quickbooks::QboConnectionConfig};
+use crate::{
+    kashflow::KfConnectionConfig, nopcommerce::NopConnectionConfig, quickbooks::QboConnectionConfig,
+};
 use nopbridge_runtime::config::{require_secret, ConfigError, ServiceConfig, Validate};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -24,6 +26,9 @@ pub struct SinkSettings {
     /// The stores written back to (order notes, mark paid, status, stock).
     #[serde(default)]
     pub nopcommerce: Vec<NopConnectionConfig>,
+    /// KashFlow accounts (one company each).
+    #[serde(default)]
+    pub kashflow: Vec<KfConnectionConfig>,
 }
 
 const fn default_pool() -> u32 {
@@ -32,7 +37,8 @@ const fn default_pool() -> u32 {
 
 impl Validate for SinkSettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.quickbooks.is_empty() || !self.nopcommerce.is_empty() {
+        if !self.quickbooks.is_empty() || !self.nopcommerce.is_empty() || !self.kashflow.is_empty()
+        {
             match &self.database_url {
                 Some(url) => require_secret("service.database_url", url)?,
                 None => {
@@ -58,6 +64,15 @@ impl Validate for SinkSettings {
             if !seen.insert(c.connection_id.as_str()) {
                 return Err(ConfigError::key(
                     format!("service.quickbooks[{i}].connection_id"),
+                    format!("`{}` is configured twice", c.connection_id),
+                ));
+            }
+        }
+        for (i, c) in self.kashflow.iter().enumerate() {
+            c.validate(&format!("service.kashflow[{i}]"))?;
+            if !seen.insert(c.connection_id.as_str()) {
+                return Err(ConfigError::key(
+                    format!("service.kashflow[{i}].connection_id"),
                     format!("`{}` is configured twice", c.connection_id),
                 ));
             }

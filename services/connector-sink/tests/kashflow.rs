@@ -1,0 +1,314 @@
+//! KashFlow end to end: a real broker and database, the KashFlow emulator in process. Orders
+//! (`NB_SINK_ORDERS`, default 200) post exactly once while the emulator throttles, fails,
+//! drops connections (also after the write ran) and ends sessions (forced, random and by
+//! idle expiry); every invoice balances to the penny; a VAT validation failure is
+//! dead-lettered with KashFlow's words and later orders still post; stock is readable.
+mod support;
+
+use anyhow::{bail, Context, Result};
+use nopbridge_connector_sink::{kashflow::KfConnector, xref::Store};
+use nopbridge_emu_kashflow::{spawn, EmulatorConfig, FaultConfig, InjectedFault, RunningEmulator};
+use nopbridge_proto::commands::v1::{
+    command::Body, Command, ItemRef, ItemType, LineKind, ResultStatus, SaleDocumentKind,
+    TargetKind, UpsertItem,
+};
+use serde_json::Value;
+use std::{collections::HashMap, sync::Arc, time::Duration};
+use support::*;
+
+const USER: &str = "emulator";
+const PEOPLE: u64 = 40;
+
+fn section(emu: &RunningEmulator) -> impl Fn(&str) -> String + '_ {
+    move |connection| {
+        format!(
+            r#"
+[[service.kashflow]]
+connection_id = "{connection}"
+base_url = "{api}"
+username = "{USER}"
+password = "emulator-password"
+memorable_word = "pineapple"
+home_currency = "GBP"
+payment_methods = {{ VISA = 3, BACS = 5 }}
+[service.kashflow.limits]
+max_in_flight = 8
+[service.kashflow.retry]
+initial_backoff_ms = 20
+max_backoff_ms = 400
+max_attempts = 8
+throttle_wait_ms = 200
+request_timeout_ms = 10000
+"#,
+            api = emu.api_url()
+        )
+    }
+}
+
+async fn emulator() -> Result<RunningEmulator> {
+    Ok(spawn(EmulatorConfig {
+        time_scale: 60.0,
+        ..EmulatorConfig::default()
+    })
+    .await?)
+}
+
+fn item(connection: &str, sku: &str, qty: i64) -> Command {
+    Command {
+        command_id: command_id(connection, 0, &format!("item-{sku}")),
+        connection_id: connection.into(),
+        target: TargetKind::Kashflow as i32,
+        tenant_id: "acme".into(),
+        store_id: "uk".into(),
+        body: Some(Body::UpsertItem(UpsertItem {
+            item: Some(ItemRef {
+                sku: sku.into(),
+                name: format!("Product {sku}"),
+                ..ItemRef::default()
+            }),
+            name: format!("Product {sku}"),
+            item_type: ItemType::Inventory as i32,
+            unit_price: money(1000, "GBP"),
+            track_quantity: true,
+            quantity_on_hand: qty,
+            active: true,
+            ..UpsertItem::default()
+        })),
+        ..Command::default()
+    }
+}
+
+/// Orders in sending order: each invoice order is followed by its payment.
+fn workload(connection: &str, n: u64) -> (Vec<Command>, Vec<Command>) {
+    let mut sales = Vec::new();
+    let mut all = Vec::new();
+    for i in 1..=n {
+        let sale = vat_order(connection, TargetKind::Kashflow, i, PEOPLE);
+        let paid_later = sale_kind(&sale) == SaleDocumentKind::Invoice;
+        let total = total_of(&sale);
+        all.push(sale.clone());
+        sales.push(sale);
+        if paid_later {
+            all.push(payment(connection, TargetKind::Kashflow, i, total, "BACS"));
+        }
+    }
+    (sales, all)
+}
+
+fn sale_kind(c: &Command) -> SaleDocumentKind {
+    match &c.body {
+        Some(Body::PostSale(s)) => s.kind(),
+        _ => SaleDocumentKind::Unspecified,
+    }
+}
+
+fn doc(c: &Command) -> String {
+    c.order
+        .as_ref()
+        .map(|o| o.document_number.clone())
+        .unwrap_or_default()
+}
+
+fn invoices_by_reference(emu: &RunningEmulator) -> HashMap<String, Vec<Value>> {
+    let mut by: HashMap<String, Vec<Value>> = HashMap::new();
+    for inv in emu.handle().invoices(USER) {
+        let r = inv["CustomerReference"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        by.entry(r).or_default().push(inv);
+    }
+    by
+}
+
+async fn wait_invoices(emu: &RunningEmulator, at_least: usize, within: Duration) -> Result<()> {
+    let end = tokio::time::Instant::now() + within;
+    while emu.handle().invoices(USER).len() < at_least {
+        if tokio::time::Instant::now() > end {
+            bail!("fewer than {at_least} invoices within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_post_exactly_once_under_faults_and_session_expiry_and_balance_to_the_penny(
+) -> Result<()> {
+    let emu = emulator().await?;
+    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let n = order_count();
+
+    // Products first, stock-managed, so every sale line takes stock.
+    let items = [item(&c, "TEE-1", 100_000), item(&c, "MUG-1", 100_000)];
+    sink.send(&items).await?;
+    let (task, stop) = sink.start_sink()?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+
+    let (sales, mut cmds) = workload(&c, n);
+    // A line at 17 % VAT, which the account does not have: KashFlow refuses it.
+    let mut bad = vat_order(&c, TargetKind::Kashflow, n + 1, PEOPLE);
+    let l = &mut sale_of(&mut bad).lines[1];
+    l.tax_rate_percent = Some(nopbridge_proto::events::v1::Decimal {
+        units: 17,
+        scale: 0,
+    });
+    let half = cmds.len() / 2;
+    cmds.insert(half, bad.clone());
+
+    emu.handle().set_faults(FaultConfig {
+        throttle_probability: 0.05,
+        unavailable_probability: 0.05,
+        drop_before_probability: 0.03,
+        drop_after_probability: 0.06,
+        session_expiry_probability: 0.02,
+        retry_after_secs: 1,
+        seed: Some(8),
+        ..FaultConfig::default()
+    });
+    sink.send(&cmds).await?;
+    wait_invoices(&emu, sales.len() / 3, Duration::from_secs(300)).await?;
+    // Every session ends at once, then KashFlow's idle expiry passes (60 emulated minutes).
+    emu.handle().expire_sessions(None);
+    emu.handle().force_faults(InjectedFault::ExpireSession, 3);
+    emu.handle().advance_clock(Duration::from_secs(3700));
+    let results = sink
+        .wait_results(cmds.len() + items.len(), Duration::from_secs(600))
+        .await?;
+    stop.cancel();
+    task.await?;
+
+    let counters = emu.handle().counters();
+    assert!(
+        counters.throttled > 0 && counters.unavailable > 0 && counters.dropped > 0,
+        "{counters:?}"
+    );
+    assert!(
+        counters.unauthorized > 0 && counters.logins >= 2,
+        "sessions were renewed: {counters:?}"
+    );
+
+    // Every good order once, with the command's totals; receipts and later payments paid.
+    let by_ref = invoices_by_reference(&emu);
+    for s in &sales {
+        let d = doc(s);
+        let Some([inv]) = by_ref.get(&d).map(Vec::as_slice) else {
+            bail!(
+                "{d}: expected one invoice, found {:?}",
+                by_ref.get(&d).map(Vec::len)
+            );
+        };
+        assert_eq!(cents(&inv["GrossAmount"]), Some(total_of(s)), "{d}: gross");
+        let Some(Body::PostSale(sale)) = &s.body else {
+            bail!("not a sale")
+        };
+        let tax = sale
+            .tax
+            .as_ref()
+            .and_then(|t| t.total_tax.as_ref())
+            .map_or(0, |m| m.minor_units);
+        assert_eq!(cents(&inv["VATAmount"]), Some(tax), "{d}: VAT");
+        assert_eq!(inv["Status"], "Paid", "{d}: {inv}");
+        let payments = inv["PaymentLines"].as_array().context("payment lines")?;
+        assert_eq!(payments.len(), 1, "{d}: one payment, never two");
+        assert_eq!(cents(&payments[0]["Amount"]), Some(total_of(s)));
+        let nominals: Vec<i64> = inv["LineItems"]
+            .as_array()
+            .context("lines")?
+            .iter()
+            .filter_map(|l| l["NominalCode"].as_i64())
+            .collect();
+        assert_eq!(nominals, vec![4000, 4000, 4905], "{d}: nominal codes");
+    }
+    assert!(
+        !by_ref.contains_key(&doc(&bad)),
+        "the refused order posted nothing"
+    );
+    assert_eq!(by_ref.len(), sales.len(), "no invoice beyond the orders");
+    assert_eq!(
+        emu.handle().customers(USER).len(),
+        PEOPLE as usize,
+        "one customer per person"
+    );
+
+    // Results: every command succeeded except the bad one, which is FAILED and dead-lettered.
+    for cmd in cmds.iter().filter(|x| x.command_id != bad.command_id) {
+        let rs: Vec<_> = results
+            .iter()
+            .filter(|r| r.command_id == cmd.command_id)
+            .collect();
+        assert!(
+            !rs.is_empty() && rs.iter().all(|r| r.status() != ResultStatus::Failed),
+            "{}: {rs:?}",
+            cmd.command_id
+        );
+    }
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| r.command_id == bad.command_id)
+        .collect();
+    assert!(
+        failed.iter().all(|r| r.status() == ResultStatus::Failed),
+        "{failed:?}"
+    );
+    let e = failed
+        .first()
+        .and_then(|r| r.error.clone())
+        .context("error")?;
+    assert_eq!(
+        (e.code.as_str(), e.class.as_str()),
+        ("ValidationError", "validation")
+    );
+    assert!(e.detail.contains("17"), "{e:?}");
+    let dlq = sink.dead_letters().await?;
+    assert_eq!(dlq.len(), 1, "only the refused order is dead-lettered");
+    let sale_record = results
+        .iter()
+        .find(|r| r.command_id == sales[0].command_id)
+        .and_then(|r| r.records.iter().find(|x| x.role == "sale"))
+        .context("sale record")?;
+    assert!(!sale_record.target_id.is_empty());
+    assert_eq!(
+        sale_record.total.as_ref().map(|m| m.minor_units),
+        Some(total_of(&sales[0]))
+    );
+
+    // Stock went down by what was sold, and the connector reads it back.
+    let sold = |sku: &str| -> i64 {
+        sales
+            .iter()
+            .filter_map(|s| match &s.body {
+                Some(Body::PostSale(p)) => Some(p),
+                _ => None,
+            })
+            .flat_map(|p| p.lines.iter())
+            .filter(|l| {
+                l.kind() == LineKind::Product && l.item.as_ref().is_some_and(|i| i.sku == sku)
+            })
+            .map(|l| l.quantity)
+            .sum()
+    };
+    emu.handle().set_faults(FaultConfig::default());
+    let cfg = sink.config()?.service.kashflow[0].clone();
+    let store = Store::connect(&sink.db.url, 2).await?;
+    let connector = KfConnector::new(
+        cfg,
+        store,
+        reqwest::Client::new(),
+        Arc::new(|_: nopbridge_proto::control::v1::HealthState, _: &str| {}),
+    );
+    let tee = connector
+        .stock_level(4000, "TEE-1")
+        .await?
+        .context("TEE-1")?;
+    assert!(tee.managed);
+    assert_eq!(
+        tee.quantity_in_stock,
+        rust_decimal::Decimal::from(100_000 - sold("TEE-1"))
+    );
+    let all = connector.stock_levels().await?;
+    assert!(all.iter().any(|l| l.code == "MUG-1"
+        && l.quantity_in_stock == rust_decimal::Decimal::from(100_000 - sold("MUG-1"))));
+    Ok(())
+}
