@@ -3,13 +3,14 @@
 use crate::{
     explain::explain,
     ledger::{self, DeadLetterFilter, Ledger},
+    reconcile::{self, Reconciler},
     replay::{Outcome, Replayer},
 };
 use chrono::{DateTime, Utc};
 use nopbridge_proto::control::v1::{
     ledger_server::{self, LedgerServer},
-    DeadLetterQuery, LedgerEntries, LedgerEntry, LedgerQuery, OrderTrace, ReplayProgress,
-    ReplayRequest, TraceRequest, TraceStep,
+    DeadLetterQuery, DriftItem, LedgerEntries, LedgerEntry, LedgerQuery, OrderTrace,
+    ReconcileProgress, ReconcileRequest, ReplayProgress, ReplayRequest, TraceRequest, TraceStep,
 };
 use nopbridge_runtime::{
     control::timestamp,
@@ -22,6 +23,27 @@ use tonic::{service::interceptor::InterceptedService, Request, Response, Status}
 pub struct LedgerApi {
     ledger: Ledger,
     replayer: std::sync::Arc<Replayer>,
+    reconciler: std::sync::Arc<Reconciler>,
+}
+
+fn progress(p: reconcile::Progress) -> ReconcileProgress {
+    ReconcileProgress {
+        phase: p.phase.into(),
+        done: p.done,
+        total: p.total,
+        orders: p.orders,
+        in_sync: p.in_sync,
+        drift: p
+            .drift
+            .into_iter()
+            .map(|d| DriftItem {
+                order_id: d.order_id,
+                connection_id: d.connection_id,
+                kind: d.kind.into(),
+                detail: d.detail,
+            })
+            .collect(),
+    }
 }
 
 fn entry(e: ledger::LedgerEntry) -> LedgerEntry {
@@ -80,10 +102,11 @@ fn limit(n: u32) -> i64 {
 }
 
 impl LedgerApi {
-    pub fn new(replayer: Replayer) -> Self {
+    pub fn new(replayer: Replayer, reconciler: Reconciler) -> Self {
         Self {
             ledger: replayer.ledger.clone(),
             replayer: std::sync::Arc::new(replayer),
+            reconciler: std::sync::Arc::new(reconciler),
         }
     }
 
@@ -156,6 +179,50 @@ impl ledger_server::Ledger for LedgerApi {
         Ok(Response::new(LedgerEntries {
             entries: rows.into_iter().map(dead_letter_entry).collect(),
         }))
+    }
+
+    type ReconcileStream = ReceiverStream<Result<ReconcileProgress, Status>>;
+
+    async fn reconcile(
+        &self,
+        req: Request<ReconcileRequest>,
+    ) -> Result<Response<Self::ReconcileStream>, Status> {
+        let q = req.into_inner();
+        let (from, to) = (time(q.from), time(q.to));
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(Status::invalid_argument(format!(
+                    "from {f} is after to {t}: give the earlier date first"
+                )));
+            }
+        }
+        let wait = std::time::Duration::from_secs(match q.wait_seconds {
+            0 => 120,
+            n => u64::from(n.min(3600)),
+        });
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let (ptx, mut prx) = tokio::sync::mpsc::channel(16);
+        let reconciler = self.reconciler.clone();
+        // Runs to the end even if the caller goes away: a repair is never left half-sent.
+        tokio::spawn(async move {
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(p) = prx.recv().await {
+                        let _ = tx.send(Ok(progress(p))).await;
+                    }
+                })
+            };
+            let last = reconciler.run(from, to, q.repair, wait, ptx).await;
+            let _ = forward.await;
+            let _ = tx
+                .send(
+                    last.map(progress)
+                        .map_err(|e| Status::unavailable(format!("reconcile: {e}"))),
+                )
+                .await;
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     type ReplayStream = ReceiverStream<Result<ReplayProgress, Status>>;

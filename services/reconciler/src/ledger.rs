@@ -135,6 +135,15 @@ fn status_name(s: i32) -> &'static str {
     }
 }
 
+/// What the target did, as the result says (`posted` covers created and unchanged).
+fn outcome_name(s: i32) -> &'static str {
+    match ResultStatus::try_from(s).unwrap_or_default() {
+        ResultStatus::Created => "created",
+        ResultStatus::Unchanged => "unchanged",
+        other => status_name(other as i32),
+    }
+}
+
 /// The ledger key of a result: the order when the command concerns one, else the command.
 pub fn result_key(r: &CommandResult) -> EntityKey {
     match r.order.as_ref().filter(|o| o.order_id != 0) {
@@ -234,6 +243,7 @@ impl Ledger {
             .collect();
         let detail = json!({
             "command_kind": r.command_kind, "status": status, "attempts": r.attempts,
+            "outcome": outcome_name(r.status),
             "latency_ms": r.latency_ms, "request_id": r.request_id, "records": records,
             "source_event_ids": r.source_event_ids, "error": err,
         });

@@ -5,6 +5,7 @@ pub mod dead_letters;
 pub mod explain;
 mod grpc;
 pub mod ledger;
+pub mod reconcile;
 pub mod replay;
 pub mod steps;
 pub mod write_back;
@@ -132,11 +133,19 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
         .map(|s| s.expose_secret().to_string())
         .unwrap_or_default();
     let ledger = Ledger::connect(&url).await?;
-    let ledger_api = grpc::LedgerApi::new(replay::Replayer {
-        ledger: ledger.clone(),
-        kafka: cfg.kafka.clone(),
-        producer: Producer::new(&cfg.kafka).map_err(ServiceError::from)?,
-    });
+    let producer = Producer::new(&cfg.kafka).map_err(ServiceError::from)?;
+    let ledger_api = grpc::LedgerApi::new(
+        replay::Replayer {
+            ledger: ledger.clone(),
+            kafka: cfg.kafka.clone(),
+            producer: producer.clone(),
+        },
+        reconcile::Reconciler {
+            ledger: ledger.clone(),
+            kafka: cfg.kafka.clone(),
+            producer,
+        },
+    );
     let token = cfg.grpc.auth_token.clone();
     let write_back = (!cfg.service.write_back.is_empty())
         .then(|| -> Result<WriteBack, ServiceError> {

@@ -53,9 +53,13 @@ fn event_step(entity: &str, payload: &[u8]) -> Option<(String, EventMeta, serde_
     match entity {
         "order" => {
             let o = Order::decode(payload).ok()?;
+            let created_at = o
+                .created_at
+                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+                .map(|t| t.to_rfc3339());
             let detail = json!({"order_status": o.order_status, "payment_status": o.payment_status,
                 "shipping_status": o.shipping_status, "total_minor": o.order_total.as_ref().map(|m| m.minor_units),
-                "currency": o.store_currency});
+                "currency": o.store_currency, "created_at": created_at});
             Some((o.order_id.to_string(), o.meta?, detail))
         }
         "payment_transaction" => {
