@@ -26,7 +26,7 @@ pub struct LedgerArgs {
     pub limit: u32,
 }
 
-fn day(d: Option<NaiveDate>) -> Option<prost_types::Timestamp> {
+pub fn day(d: Option<NaiveDate>) -> Option<prost_types::Timestamp> {
     d.and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| prost_types::Timestamp {
             seconds: DateTime::<Utc>::from_naive_utc_and_offset(t, Utc).timestamp(),

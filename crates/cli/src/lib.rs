@@ -1,8 +1,9 @@
 //! The `nopbridge` CLI: status of every service, ledger queries and order traces, dead letters
-//! and their replay, pause and resume, all over the gRPC control API (design.md §6).
+//! and their replay, drift reconciliation, pause and resume, all over the gRPC control API (design.md §6).
 mod connect;
 mod dlq;
 mod ledger;
+mod reconcile;
 mod render;
 mod status;
 
@@ -38,6 +39,9 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Drift between the store and the books for orders created in a date range; with
+    /// --repair the targets check and correct their documents.
+    Reconcile(reconcile::ReconcileArgs),
     /// Stop consuming on a service, for all connections or one.
     Pause(PauseArgs),
     /// Resume what `pause` stopped.
@@ -81,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Dlq {
             command: DlqCommand::Replay { filter, dry_run },
         } => dlq::replay(e, &filter, dry_run).await,
+        Command::Reconcile(a) => reconcile::run(e, &a).await,
         Command::Pause(a) => status::pause(e, &a.service, a.connection.as_deref(), true).await,
         Command::Resume(a) => status::pause(e, &a.service, a.connection.as_deref(), false).await,
     }

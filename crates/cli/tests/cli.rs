@@ -242,6 +242,39 @@ async fn status_trace_dlq_and_replay_against_a_running_reconciler() -> Result<()
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].payload(), dead.as_slice());
 
+    // Reconcile: no store events in this ledger, so nothing to compare; a reversed range is
+    // refused with what to do.
+    let none = nopbridge(&with(&[
+        "reconcile",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+    ]))
+    .await?;
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert!(
+        none.stdout
+            .contains("0 orders created 2026-01-01 to 2026-12-31"),
+        "{}",
+        none.stdout
+    );
+    assert!(none.stdout.contains("no drift"), "{}", none.stdout);
+    let reversed = nopbridge(&with(&[
+        "reconcile",
+        "--from",
+        "2026-12-31",
+        "--to",
+        "2026-01-01",
+    ]))
+    .await?;
+    assert_eq!(reversed.code, 1);
+    assert!(
+        reversed.stderr.contains("give the earlier date first"),
+        "{}",
+        reversed.stderr
+    );
+
     stop.cancel();
     service.await??;
     Ok(())
