@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tracing::debug;
+use tracing::{debug, Instrument};
 
 #[derive(Debug, Deserialize)]
 pub struct Note {
@@ -150,7 +150,14 @@ impl NopClient {
             if let Some(b) = &body {
                 req = req.json(b);
             }
-            let (wait, why) = match req.send().await {
+            let span = tracing::info_span!(
+                "nopcommerce request",
+                otel.kind = "client",
+                http.request.method = %method,
+                url.path = path,
+                attempt,
+            );
+            let (wait, why) = match req.send().instrument(span).await {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after(&resp);

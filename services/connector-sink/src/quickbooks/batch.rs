@@ -17,7 +17,7 @@ use super::{
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use tracing::debug;
+use tracing::{debug, Instrument};
 
 /// One write: `POST /<path>` answering `{"<entity>": {…}}`.
 #[derive(Debug, Clone)]
@@ -65,6 +65,8 @@ type Reply = oneshot::Sender<Result<WriteResult, QboError>>;
 struct Pending {
     op: WriteOp,
     reply: Reply,
+    /// The writer's span: the call joins the trace of the command it is for.
+    span: tracing::Span,
 }
 
 #[derive(Clone)]
@@ -82,7 +84,11 @@ impl Batcher {
     pub async fn write(&self, op: WriteOp) -> Result<WriteResult, QboError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Pending { op, reply })
+            .send(Pending {
+                op,
+                reply,
+                span: tracing::Span::current(),
+            })
             .map_err(|_| QboError::invalid("shutdown", "connector is stopping"))?;
         rx.await
             .map_err(|_| QboError::invalid("shutdown", "connector is stopping"))?
@@ -129,6 +135,7 @@ async fn dispatch(
 async fn single(service: &QboService, p: Pending, admitted: Option<Permit>) {
     let result = service
         .call_in(&p.op.request(), admitted)
+        .instrument(p.span.clone())
         .await
         .and_then(|r| {
             let entity = r.body.get(p.op.entity).cloned().ok_or_else(|| {
@@ -163,7 +170,12 @@ async fn batch(service: &QboService, group: Vec<Pending>, admitted: Permit) {
         .request_id(encoder::batch_request_id(&ids));
     req.kind = CallKind::Batch;
     debug!(items = group.len(), "batch call");
-    let resp = match service.call_in(&req, Some(admitted)).await {
+    // One call for several commands: a child of the first, following from the others.
+    let span = tracing::info_span!(parent: &group[0].span, "qbo batch", items = group.len());
+    for p in &group[1..] {
+        span.follows_from(&p.span);
+    }
+    let resp = match service.call_in(&req, Some(admitted)).instrument(span).await {
         Ok(r) => r,
         Err(e) => {
             // The whole call failed: each write goes again on its own (with its requestid).

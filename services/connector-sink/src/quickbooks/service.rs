@@ -23,6 +23,7 @@ use std::{
     time::Duration,
 };
 use tracing::debug;
+use tracing::Instrument;
 
 /// One QuickBooks fault item, as the API reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -317,7 +318,20 @@ impl QboService {
         url
     }
 
+    /// One HTTP exchange, in a client span (joins the trace of the command being posted).
     async fn send(&self, req: &QboRequest, token: &str) -> Outcome {
+        let span = tracing::info_span!(
+            "qbo request",
+            otel.kind = "client",
+            http.request.method = if matches!(req.method, Method::Get) { "GET" } else { "POST" },
+            url.path = %req.path,
+            qbo.requestid = req.request_id.as_deref().unwrap_or_default(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        self.send_once(req, token).instrument(span).await
+    }
+
+    async fn send_once(&self, req: &QboRequest, token: &str) -> Outcome {
         let url = self.url(req);
         let builder = match req.method {
             Method::Get => self.http.get(&url),
@@ -335,6 +349,7 @@ impl QboService {
             Err(e) => return Outcome::Transient(format!("{}: {}", req.path, without_url(&e))),
         };
         let status = resp.status().as_u16();
+        tracing::Span::current().record("http.response.status_code", status);
         let retry_after = resp
             .headers()
             .get("retry-after")
