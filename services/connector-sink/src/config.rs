@@ -1,7 +1,8 @@
 //! The `[service]` section of connector-sink: where its own state lives and the target
 //! connections it posts to.
 use crate::{
-    kashflow::KfConnectionConfig, nopcommerce::NopConnectionConfig, quickbooks::QboConnectionConfig,
+    dynamics_gp::GpConnectionConfig, kashflow::KfConnectionConfig,
+    nopcommerce::NopConnectionConfig, quickbooks::QboConnectionConfig,
 };
 use nopbridge_runtime::config::{require_secret, ConfigError, ServiceConfig, Validate};
 use secrecy::SecretString;
@@ -29,6 +30,9 @@ pub struct SinkSettings {
     /// KashFlow accounts (one company each).
     #[serde(default)]
     pub kashflow: Vec<KfConnectionConfig>,
+    /// Dynamics GP companies (one eConnect integration endpoint each).
+    #[serde(default)]
+    pub dynamics_gp: Vec<GpConnectionConfig>,
 }
 
 const fn default_pool() -> u32 {
@@ -37,7 +41,10 @@ const fn default_pool() -> u32 {
 
 impl Validate for SinkSettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.quickbooks.is_empty() || !self.nopcommerce.is_empty() || !self.kashflow.is_empty()
+        if !self.quickbooks.is_empty()
+            || !self.nopcommerce.is_empty()
+            || !self.kashflow.is_empty()
+            || !self.dynamics_gp.is_empty()
         {
             match &self.database_url {
                 Some(url) => require_secret("service.database_url", url)?,
@@ -73,6 +80,15 @@ impl Validate for SinkSettings {
             if !seen.insert(c.connection_id.as_str()) {
                 return Err(ConfigError::key(
                     format!("service.kashflow[{i}].connection_id"),
+                    format!("`{}` is configured twice", c.connection_id),
+                ));
+            }
+        }
+        for (i, c) in self.dynamics_gp.iter().enumerate() {
+            c.validate(&format!("service.dynamics_gp[{i}]"))?;
+            if !seen.insert(c.connection_id.as_str()) {
+                return Err(ConfigError::key(
+                    format!("service.dynamics_gp[{i}].connection_id"),
                     format!("`{}` is configured twice", c.connection_id),
                 ));
             }

@@ -3,6 +3,7 @@
 //! (failures also on `dlq.connector_sink.v1`). Layout: [`config`], [`sink`] (the handler),
 //! [`results`], [`xref`] (own state in PostgreSQL) and the [`quickbooks`] target.
 pub mod config;
+pub mod dynamics_gp;
 pub mod kashflow;
 pub mod keyed_lock;
 pub mod nopcommerce;

@@ -6,7 +6,9 @@
 //! and registers one line in [`TARGETS`]: its topic name, its [`TargetKind`] and how to build
 //! its connections from `[service]`. The sink loop ([`crate::sink`]) is the same for all:
 //! decode, route by `connection_id`, post, write the result, dead-letter permanent failures.
-use crate::{config::SinkSettings, kashflow, nopcommerce, quickbooks, xref::Store, SinkError};
+use crate::{
+    config::SinkSettings, dynamics_gp, kashflow, nopcommerce, quickbooks, xref::Store, SinkError,
+};
 use futures::future::BoxFuture;
 use nopbridge_proto::{
     commands::v1::{Command, ResultStatus, TargetError, TargetKind, TargetRecord},
@@ -128,7 +130,12 @@ impl std::fmt::Debug for Target {
 
 /// Every target this sink posts to. A new target is a folder plus one line here (and its
 /// connections' section in [`SinkSettings`]).
-pub static TARGETS: &[&Target] = &[&quickbooks::TARGET, &nopcommerce::TARGET, &kashflow::TARGET];
+pub static TARGETS: &[&Target] = &[
+    &quickbooks::TARGET,
+    &nopcommerce::TARGET,
+    &kashflow::TARGET,
+    &dynamics_gp::TARGET,
+];
 
 #[cfg(test)]
 mod tests {

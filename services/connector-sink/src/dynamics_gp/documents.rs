@@ -1,0 +1,724 @@
+//! What each command does in GP. Masters go as full records with UpdateIfExists=1 (errata
+//! 4), so sending one twice is harmless. A sale is one SOP document carrying the customer
+//! and items it needs (created in the same SQL transaction when GP has none), its lines,
+//! taxes, payments and header. Its SOPNUMBE is the command's document number, so a document
+//! whose answer was lost comes back as a duplicate number: the connector reads it, checks
+//! customer and amount, and reports it as posted (UNCHANGED) instead of failing.
+use super::{
+    encoder::{self, Fitter},
+    request_builder::{self, PaymentPlan, SopPlan, SopTotals},
+    service::GpError,
+    xml::{self, Node, Txn},
+    GpConnector,
+};
+use crate::{target::Outcome, xref::Xref};
+use nopbridge_proto::commands::v1::{
+    command::Body, Command, DocumentLine, LineKind, PostalAddress, ResultStatus, SaleDocumentKind,
+    TargetRecord, Tender, TenderKind, UpsertCustomer, UpsertItem,
+};
+use nopbridge_proto::events::v1::Money;
+use serde_json::Value;
+use tracing::info;
+
+const XREF_CUSTOMER: &str = "gp_customer";
+const XREF_ITEM: &str = "gp_item";
+const XREF_SOP: &str = "gp_sop";
+
+fn record(entity: &str, id: impl Into<String>, role: &str) -> TargetRecord {
+    TargetRecord {
+        entity: entity.into(),
+        target_id: id.into(),
+        role: role.into(),
+        ..TargetRecord::default()
+    }
+}
+
+fn xref(id: &str, cmd: &Command) -> Xref {
+    Xref {
+        target_id: id.to_string(),
+        version: String::new(),
+        command_id: cmd.command_id.clone(),
+    }
+}
+
+fn minor(m: Option<&Money>) -> i64 {
+    m.map(|m| m.minor_units).unwrap_or_default()
+}
+
+/// The customer a document is for, as GP needs it.
+struct CustomerPlan<'a> {
+    number: String,
+    name: String,
+    email: &'a str,
+    phone: &'a str,
+    billing: Option<&'a PostalAddress>,
+    currency: &'a str,
+}
+
+impl GpConnector {
+    pub(super) async fn execute_command(&self, cmd: &Command) -> Result<Outcome, GpError> {
+        match &cmd.body {
+            Some(Body::UpsertCustomer(u)) => self.upsert_customer(cmd, u).await,
+            Some(Body::UpsertItem(u)) => self.upsert_item(cmd, u).await,
+            Some(Body::PostSale(s)) => {
+                let lines = &s.lines;
+                let kind = s.kind();
+                let tenders: &[Tender] = if kind == SaleDocumentKind::SalesReceipt { &s.tenders } else { &[] };
+                let cref = s.customer.clone().unwrap_or_default();
+                let name = s
+                    .customer_name
+                    .as_ref()
+                    .map(|n| if n.full_name.is_empty() { n.display_name.clone() } else { n.full_name.clone() })
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| cref.display_name.clone());
+                let customer = CustomerPlan {
+                    number: encoder::customer_number(&self.cfg.customer_prefix, &cref.target_code, &cref.store_customer_id, &cref.email),
+                    name: if name.is_empty() { cref.email.clone() } else { name },
+                    email: &cref.email,
+                    phone: "",
+                    billing: s.billing_address.as_ref().or(s.shipping_address.as_ref()),
+                    currency: &s.currency,
+                };
+                let doc = Doc {
+                    soptype: 3,
+                    docid: &self.cfg.doc_ids.invoice,
+                    number: document_number(cmd)?,
+                    currency: &s.currency,
+                    rate: s.exchange_rate.as_ref().and_then(|r| r.home_per_document.as_ref()),
+                    lines,
+                    tenders,
+                    total: minor(s.total.as_ref()),
+                    date: &s.txn_date,
+                    ship_to: s.shipping_address.as_ref(),
+                };
+                self.post_sop(cmd, &customer, &doc).await
+            }
+            Some(Body::PostRefund(r)) => {
+                let cref = r.customer.clone().unwrap_or_default();
+                let customer = CustomerPlan {
+                    number: encoder::customer_number(&self.cfg.customer_prefix, &cref.target_code, &cref.store_customer_id, &cref.email),
+                    name: if cref.display_name.is_empty() { cref.email.clone() } else { cref.display_name.clone() },
+                    email: &cref.email,
+                    phone: "",
+                    billing: None,
+                    currency: &r.currency,
+                };
+                let doc = Doc {
+                    soptype: 4,
+                    docid: &self.cfg.doc_ids.r#return,
+                    number: refund_number(cmd, &r.original_document_number)?,
+                    currency: &r.currency,
+                    rate: r.exchange_rate.as_ref().and_then(|x| x.home_per_document.as_ref()),
+                    lines: &r.lines,
+                    tenders: &[],
+                    total: minor(r.total.as_ref()),
+                    date: &r.txn_date,
+                    ship_to: None,
+                };
+                self.post_sop(cmd, &customer, &doc).await
+            }
+            Some(Body::ApplyPayment(_)) => Err(GpError::invalid(
+                "unsupported",
+                "a payment after the invoice is a cash receipt (RMCashReceiptsType) applied in GP, which this connector does not post yet; record it in GP, or post such orders when paid (paid at sale)",
+            )),
+            Some(Body::VoidDocument(_)) => self.void(cmd).await,
+            Some(Body::AdjustStock(_)) => Err(GpError::invalid(
+                "unsupported",
+                "stock adjustments (IVInventoryTransactionType) are not posted to GP by this connector; GP's stock moves with its SOP documents",
+            )),
+            Some(Body::StoreWriteBack(_)) => Ok(Outcome::skipped()),
+            None => Err(GpError::invalid("validation", "the command has no body")),
+        }
+    }
+
+    fn conn(&self) -> &str {
+        &self.cfg.connection_id
+    }
+
+    fn customer_node(&self, c: &CustomerPlan<'_>, fit: &mut Fitter) -> Node {
+        let mut n = Node::new("taUpdateCreateCustomerRcd");
+        n.set("CUSTNMBR", c.number.clone())
+            .set("CUSTNAME", fit.text("CUSTNAME", &c.name))
+            .set("ADRSCODE", self.cfg.address_code.clone())
+            .set("CNTCPRSN", fit.text("CNTCPRSN", &c.name));
+        if let Some(a) = c.billing {
+            request_builder::address(&mut n, a, fit, "CNTCPRSN");
+            n.set("CCode", fit.text("CCode", &a.country_code));
+            if !a.phone.is_empty() {
+                n.set("PHNUMBR1", fit.text("PHNUMBR1", &a.phone));
+            }
+        }
+        if !c.phone.is_empty() {
+            n.set("PHNUMBR1", fit.text("PHNUMBR1", c.phone));
+        }
+        if let Some(id) = self.currency_id(c.currency) {
+            n.set("CURNCYID", id);
+        }
+        if !c.email.is_empty() {
+            n.set("ToEmail_Recipient", fit.text("ToEmail_Recipient", c.email));
+        }
+        if !self.cfg.customer_class.is_empty() {
+            n.set("CUSTCLAS", self.cfg.customer_class.clone())
+                .set("UseCustomerClass", "1");
+        }
+        n.set("CreateAddress", "1").set("UpdateIfExists", "1");
+        n
+    }
+
+    fn item_node(
+        &self,
+        number: &str,
+        description: &str,
+        kind: i16,
+        price: Option<String>,
+        fit: &mut Fitter,
+    ) -> Node {
+        let mut n = Node::new("taUpdateCreateItemRcd");
+        n.set("ITEMNMBR", number)
+            .set(
+                "ITEMDESC",
+                fit.text(
+                    "ITEMDESC",
+                    if description.is_empty() {
+                        number
+                    } else {
+                        description
+                    },
+                ),
+            )
+            .set("ITEMTYPE", kind.to_string())
+            .set("UOMSCHDL", self.cfg.uom_schedule.clone())
+            .set("LOCNCODE", self.cfg.site.clone());
+        if let Some(p) = price {
+            n.set("LISTPRCE", p);
+        }
+        if !self.cfg.item_class.is_empty() {
+            n.set("ITMCLSCD", self.cfg.item_class.clone())
+                .set("UseItemClass", "1");
+        }
+        n.set("UpdateIfExists", "1");
+        n
+    }
+
+    /// GP currency ID of a foreign currency (None for the home currency).
+    fn currency_id(&self, currency: &str) -> Option<String> {
+        if currency.is_empty() || currency.eq_ignore_ascii_case(&self.cfg.home_currency) {
+            return None;
+        }
+        self.cfg
+            .currency_ids
+            .get(&currency.to_ascii_uppercase())
+            .cloned()
+    }
+
+    /// Whether GP (or the cross reference) already has this master record.
+    async fn known(&self, kind: &str, path: &str, number: &str) -> Result<bool, GpError> {
+        if self.store.get(self.conn(), kind, number).await?.is_some() {
+            return Ok(true);
+        }
+        Ok(self
+            .service
+            .read(&format!("{path}/{}", urlencoding::encode(number)))
+            .await?
+            .is_some())
+    }
+
+    async fn submit_master(
+        &self,
+        kind: &'static str,
+        node: Node,
+        fit: &Fitter,
+    ) -> Result<u32, GpError> {
+        let doc = xml::render(&[Txn {
+            kind,
+            nodes: vec![node],
+        }])
+        .map_err(|e| GpError::invalid("internal", e.to_string()))?;
+        log_fitting(fit);
+        Ok(self.service.submit("CreateEntity", &doc).await?.1)
+    }
+
+    async fn upsert_customer(&self, cmd: &Command, u: &UpsertCustomer) -> Result<Outcome, GpError> {
+        let cref = u.customer.clone().unwrap_or_default();
+        let email = if u.email.is_empty() {
+            cref.email.as_str()
+        } else {
+            u.email.as_str()
+        };
+        let mut fit = Fitter::default();
+        let name = u
+            .name
+            .as_ref()
+            .map(|n| {
+                if n.full_name.is_empty() {
+                    n.display_name.clone()
+                } else {
+                    n.full_name.clone()
+                }
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| cref.display_name.clone());
+        let number = fit.key(
+            "CUSTNMBR",
+            &encoder::customer_number(
+                &self.cfg.customer_prefix,
+                &cref.target_code,
+                &cref.store_customer_id,
+                email,
+            ),
+        );
+        let plan = CustomerPlan {
+            number: number.clone(),
+            name,
+            email,
+            phone: &u.phone,
+            billing: u.billing_address.as_ref().or(u.shipping_address.as_ref()),
+            currency: &cref.currency,
+        };
+        let _g = self.flights.lock(&format!("customer/{number}")).await;
+        let existed = self.known(XREF_CUSTOMER, "customers", &number).await?;
+        let mut node = self.customer_node(&plan, &mut fit);
+        if !u.active {
+            node.set("INACTIVE", "1");
+        }
+        let attempts = self
+            .submit_master("RMCustomerMasterType", node, &fit)
+            .await?;
+        self.store
+            .put(self.conn(), XREF_CUSTOMER, &number, &xref(&number, cmd))
+            .await?;
+        Ok(Outcome {
+            status: if existed {
+                ResultStatus::Updated
+            } else {
+                ResultStatus::Created
+            },
+            records: vec![record("Customer", number, "customer")],
+            request_id: String::new(),
+            attempts,
+        })
+    }
+
+    async fn upsert_item(&self, cmd: &Command, u: &UpsertItem) -> Result<Outcome, GpError> {
+        let item = u.item.clone().unwrap_or_default();
+        let raw = if item.target_item.is_empty() {
+            &item.sku
+        } else {
+            &item.target_item
+        };
+        if raw.is_empty() {
+            return Err(GpError::invalid(
+                "validation",
+                "the item has no SKU or target item; GP keys items by ITEMNMBR",
+            ));
+        }
+        let mut fit = Fitter::default();
+        let number = fit.key("ITEMNMBR", raw);
+        let kind = match u.item_type() {
+            nopbridge_proto::commands::v1::ItemType::Service => 5,
+            nopbridge_proto::commands::v1::ItemType::NonInventory => 4,
+            _ => 1,
+        };
+        let price = u
+            .unit_price
+            .as_ref()
+            .map(|m| encoder::amount(m.minor_units, &m.currency));
+        let _g = self.flights.lock(&format!("item/{number}")).await;
+        let existed = self.known(XREF_ITEM, "items", &number).await?;
+        let name = if u.name.is_empty() {
+            &u.description
+        } else {
+            &u.name
+        };
+        let node = self.item_node(&number, name, kind, price, &mut fit);
+        let attempts = self.submit_master("IVItemMasterType", node, &fit).await?;
+        self.store
+            .put(self.conn(), XREF_ITEM, &number, &xref(&number, cmd))
+            .await?;
+        Ok(Outcome {
+            status: if existed {
+                ResultStatus::Updated
+            } else {
+                ResultStatus::Created
+            },
+            records: vec![record("Item", number, "item")],
+            request_id: String::new(),
+            attempts,
+        })
+    }
+
+    fn tax_detail(&self, l: &DocumentLine) -> Option<String> {
+        if !l.tax_code.trim().is_empty() && !matches!(l.tax_code.as_str(), "TAX" | "NON") {
+            return Some(l.tax_code.trim().to_string());
+        }
+        let rate = l
+            .tax_rate_percent
+            .as_ref()
+            .filter(|d| d.scale <= 28)
+            .map(|d| {
+                rust_decimal::Decimal::new(d.units, d.scale)
+                    .normalize()
+                    .to_string()
+            })?;
+        self.cfg.tax_details.get(&rate).cloned()
+    }
+
+    fn payment(&self, t: &Tender) -> PaymentPlan {
+        let method = t.payment_method.trim();
+        let card = self.cfg.card_ids.get(method).cloned().or_else(|| {
+            self.cfg
+                .cards
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(method))
+                .cloned()
+        });
+        PaymentPlan {
+            kind: if card.is_some() { 6 } else { 4 },
+            checkbook: card.is_none().then(|| self.cfg.checkbook.clone()),
+            card,
+            amount: minor(t.amount.as_ref()),
+            reference: t.reference.clone(),
+        }
+    }
+
+    /// Is the SOP document GP holds under this number the one the command describes?
+    fn same_document(
+        found: &Value,
+        customer: &str,
+        totals: &SopTotals,
+        currency: &str,
+    ) -> Result<(), String> {
+        let h = found.get("header").cloned().unwrap_or_default();
+        let text = |k: &str| {
+            h.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        let amount = text("DOCAMNT").parse::<rust_decimal::Decimal>().ok();
+        let want = encoder::decimal(totals.document, currency);
+        if !text("CUSTNMBR").eq_ignore_ascii_case(customer) || amount != Some(want) {
+            return Err(format!(
+                "GP holds this number for customer {} with DOCAMNT {}, the command is for {customer} with {want}",
+                text("CUSTNMBR"),
+                text("DOCAMNT")
+            ));
+        }
+        Ok(())
+    }
+
+    async fn post_sop(
+        &self,
+        cmd: &Command,
+        c: &CustomerPlan<'_>,
+        d: &Doc<'_>,
+    ) -> Result<Outcome, GpError> {
+        let mut fit = Fitter::default();
+        let currency = if d.currency.is_empty() {
+            self.cfg.home_currency.as_str()
+        } else {
+            d.currency
+        };
+        let number = fit.key("SOPNUMBE", &d.number);
+        let customer = fit.key("CUSTNMBR", &c.number);
+        let date = if d.date.is_empty() {
+            chrono::Utc::now().format("%Y-%m-%d").to_string()
+        } else {
+            d.date.to_string()
+        };
+        let foreign = match self.currency_id(currency) {
+            None if currency.eq_ignore_ascii_case(&self.cfg.home_currency) => None,
+            None => {
+                return Err(GpError::invalid("currency", format!("no GP currency ID is configured for {currency} (currency_ids); nothing was posted")))
+            }
+            Some(id) => {
+                let rate = d
+                    .rate
+                    .filter(|r| r.units > 0 && r.scale <= 28)
+                    .map(|r| rust_decimal::Decimal::new(r.units, r.scale).normalize().to_string())
+                    .ok_or_else(|| GpError::invalid("currency", format!("the document is in {currency} but carries no exchange rate; nothing was posted")))?;
+                Some((id, rate))
+            }
+        };
+        // Masters the document needs, created inside it when GP has none.
+        let mut masters = Vec::new();
+        let customer_plan = CustomerPlan {
+            number: customer.clone(),
+            name: c.name.clone(),
+            ..*c
+        };
+        let new_customer = !self.known(XREF_CUSTOMER, "customers", &customer).await?;
+        if new_customer {
+            if !self.cfg.create_missing {
+                return Err(GpError::invalid(
+                    "reference",
+                    format!("customer {customer} does not exist in GP and create_missing is off"),
+                ));
+            }
+            masters.push(self.customer_node(&customer_plan, &mut fit));
+        }
+        let mut items = Vec::with_capacity(d.lines.len());
+        let mut new_items = Vec::new();
+        for l in d.lines {
+            if !matches!(l.kind(), LineKind::Product | LineKind::Unspecified) {
+                items.push(None);
+                continue;
+            }
+            let r = l.item.clone().unwrap_or_default();
+            let raw = if r.target_item.is_empty() {
+                r.sku.clone()
+            } else {
+                r.target_item.clone()
+            };
+            if raw.is_empty() {
+                return Err(GpError::invalid(
+                    "reference",
+                    format!("line {} has no SKU or target item", l.line_number),
+                ));
+            }
+            let n = fit.key("ITEMNMBR", &raw);
+            if !new_items.contains(&n) && !self.known(XREF_ITEM, "items", &n).await? {
+                if !self.cfg.create_missing {
+                    return Err(GpError::invalid(
+                        "reference",
+                        format!("item {n} does not exist in GP and create_missing is off"),
+                    ));
+                }
+                let name = if r.name.is_empty() {
+                    l.description.clone()
+                } else {
+                    r.name.clone()
+                };
+                masters.push(self.item_node(&n, &name, 1, None, &mut fit));
+                new_items.push(n.clone());
+            }
+            items.push(Some(n));
+        }
+        let batch = encoder::batch(&self.cfg.batch_prefix, &date);
+        let reference = format!(
+            "nopCommerce order {}",
+            cmd.order
+                .as_ref()
+                .map(|o| o.order_number.as_str())
+                .unwrap_or_default()
+        );
+        let plan = SopPlan {
+            soptype: d.soptype,
+            docid: d.docid,
+            number: &number,
+            customer: &customer,
+            customer_name: &c.name,
+            date: &date,
+            batch: &batch,
+            site: &self.cfg.site,
+            currency,
+            foreign,
+            lines: d.lines,
+            items,
+            tax_details: d.lines.iter().map(|l| self.tax_detail(l)).collect(),
+            payments: d
+                .tenders
+                .iter()
+                .filter(|t| minor(t.amount.as_ref()) > 0 && t.kind() != TenderKind::Unspecified)
+                .map(|t| self.payment(t))
+                .collect(),
+            total: d.total,
+            reference: &reference,
+            customer_po: cmd
+                .order
+                .as_ref()
+                .map(|o| o.order_number.as_str())
+                .unwrap_or_default(),
+            ship_to: d.ship_to,
+            tracking: &[],
+        };
+        let (mut nodes, totals) = request_builder::sop(&plan, &mut fit)?;
+        masters.append(&mut nodes);
+        let document = xml::render(&[Txn {
+            kind: "SOPTransactionType",
+            nodes: masters,
+        }])
+        .map_err(|e| GpError::invalid("internal", e.to_string()))?;
+        let key = format!("{}/{number}", d.soptype);
+        let path = format!("sop/{}/{}", d.soptype, urlencoding::encode(&number));
+        let _g = self.flights.lock(&format!("sop/{key}")).await;
+        // A replay of a posted command: GP has it, nothing is sent.
+        if self.store.get(self.conn(), XREF_SOP, &key).await?.is_some() {
+            if let Some(found) = self.service.read(&path).await? {
+                Self::same_document(&found, &customer, &totals, currency)
+                    .map_err(|m| GpError::invalid("duplicate", m))?;
+                return Ok(self.sop_outcome(
+                    ResultStatus::Unchanged,
+                    &customer,
+                    &number,
+                    d,
+                    &totals,
+                    currency,
+                    1,
+                ));
+            }
+        }
+        log_fitting(&fit);
+        let (status, attempts) = match self
+            .service
+            .submit("CreateTransactionEntity", &document)
+            .await
+        {
+            Ok((_, attempts)) => (ResultStatus::Created, attempts),
+            Err(e) if e.number() == Some(self.cfg.errors.duplicate_document) => {
+                // Posted by an earlier try whose answer was lost, if it is the same document.
+                let found = self.service.read(&path).await?.ok_or(e)?;
+                if let Err(m) = Self::same_document(&found, &customer, &totals, currency) {
+                    return Err(GpError::Rejected {
+                        number: self.cfg.errors.duplicate_document,
+                        procedure: "taSopHdrIvcInsert".into(),
+                        description: format!("SOP number {number} already exists: {m}"),
+                        exception: "eConnectException".into(),
+                    });
+                }
+                info!(%number, "SOP number already in GP with this customer and amount: taken as posted");
+                (ResultStatus::Unchanged, 1)
+            }
+            Err(e) => return Err(e),
+        };
+        self.store
+            .put(self.conn(), XREF_SOP, &key, &xref(&number, cmd))
+            .await?;
+        if new_customer {
+            self.store
+                .put(self.conn(), XREF_CUSTOMER, &customer, &xref(&customer, cmd))
+                .await?;
+        }
+        for n in &new_items {
+            self.store
+                .put(self.conn(), XREF_ITEM, n, &xref(n, cmd))
+                .await?;
+        }
+        Ok(self.sop_outcome(status, &customer, &number, d, &totals, currency, attempts))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sop_outcome(
+        &self,
+        status: ResultStatus,
+        customer: &str,
+        number: &str,
+        d: &Doc<'_>,
+        t: &SopTotals,
+        currency: &str,
+        attempts: u32,
+    ) -> Outcome {
+        let money = |m: i64| {
+            Some(Money {
+                minor_units: m,
+                currency: currency.to_string(),
+            })
+        };
+        let mut sale = record(
+            if d.soptype == 4 {
+                "SOPReturn"
+            } else {
+                "SOPInvoice"
+            },
+            number,
+            if d.soptype == 4 { "refund" } else { "sale" },
+        );
+        sale.document_number = number.to_string();
+        sale.total = money(t.document);
+        let mut records = vec![record("Customer", customer, "customer"), sale];
+        if t.paid > 0 {
+            let mut p = record("SOPPayment", number, "payment");
+            p.document_number = number.to_string();
+            p.total = money(t.paid);
+            records.push(p);
+        }
+        Outcome {
+            status,
+            records,
+            request_id: String::new(),
+            attempts,
+        }
+    }
+
+    /// Voiding needs SOPVoidDocumentType, which is not posted yet: nothing posted is nothing
+    /// to do; a posted document is refused with what to do.
+    async fn void(&self, cmd: &Command) -> Result<Outcome, GpError> {
+        let number = Fitter::default().key("SOPNUMBE", &document_number(cmd)?);
+        for soptype in [3, 2] {
+            if self
+                .service
+                .read(&format!("sop/{soptype}/{}", urlencoding::encode(&number)))
+                .await?
+                .is_some()
+            {
+                return Err(GpError::invalid(
+                    "unsupported",
+                    format!("SOP document {number} (type {soptype}) exists in GP; voiding is not posted by this connector, void or delete it in GP"),
+                ));
+            }
+        }
+        Ok(Outcome {
+            status: ResultStatus::Unchanged,
+            records: vec![],
+            request_id: String::new(),
+            attempts: 1,
+        })
+    }
+}
+
+/// A SOP document to post.
+struct Doc<'a> {
+    soptype: i16,
+    docid: &'a str,
+    number: String,
+    currency: &'a str,
+    rate: Option<&'a nopbridge_proto::events::v1::Decimal>,
+    lines: &'a [DocumentLine],
+    tenders: &'a [Tender],
+    total: i64,
+    date: &'a str,
+    ship_to: Option<&'a PostalAddress>,
+}
+
+fn log_fitting(fit: &Fitter) {
+    for f in &fit.fitted {
+        info!(element = f.element, max = f.max, fitted = %f.fitted, "GP field fitted");
+    }
+}
+
+fn document_number(cmd: &Command) -> Result<String, GpError> {
+    let n = cmd
+        .order
+        .as_ref()
+        .map(|o| {
+            if o.document_number.is_empty() {
+                o.order_number.trim().to_string()
+            } else {
+                o.document_number.trim().to_string()
+            }
+        })
+        .unwrap_or_default();
+    if n.is_empty() {
+        return Err(GpError::invalid(
+            "validation",
+            "the command names no document number (order.document_number); GP needs a fixed SOPNUMBE so a retry finds the document, nothing was posted",
+        ));
+    }
+    Ok(n)
+}
+
+/// A return's number: the command's own when it differs from the sale's, else the sale's
+/// number with R and a short hash of the command (several refunds per order stay apart).
+fn refund_number(cmd: &Command, original: &str) -> Result<String, GpError> {
+    let own = document_number(cmd)?;
+    if !original.is_empty() && own != original {
+        return Ok(own);
+    }
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(cmd.command_id.as_bytes()))
+    };
+    let head: String = own.chars().take(14).collect();
+    Ok(format!("{head}R{}", &digest[..6].to_uppercase()))
+}

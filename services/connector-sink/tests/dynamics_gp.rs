@@ -1,0 +1,307 @@
+//! Dynamics GP end to end: a real broker and database, the GP eConnect endpoint emulator in
+//! process. Orders (`NB_SINK_ORDERS`, default 200) post exactly once as SOP invoices while
+//! the endpoint throttles, fails (SQL deadlocks, 503) and drops connections (also after the
+//! document committed: the duplicate SOPNUMBE is verified and taken as posted); every
+//! document's header balances to the penny against the command (errata-1 arithmetic); a
+//! back-order refusal (4776) is dead-lettered with its explanation and later orders post.
+//! One more test delivers over HTTPS with a client certificate instead of the secret.
+mod support;
+
+use anyhow::{bail, Context, Result};
+use nopbridge_emu_dynamics_gp::{spawn, EmulatorConfig, FaultConfig, RunningEmulator, TlsConfig};
+use nopbridge_proto::commands::v1::{
+    command::Body, Command, ItemRef, ItemType, LineKind, ResultStatus, SaleDocumentKind,
+    TargetKind, UpsertItem,
+};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::time::Duration;
+use support::*;
+
+const COMPANY: &str = "TWO";
+const PEOPLE: u64 = 40;
+
+fn common_settings() -> &'static str {
+    r#"home_currency = "GBP"
+site = "MAIN"
+batch_prefix = "WEB"
+tax_details = { "20" = "UKVAT20S", "5" = "UKVAT5S", "0" = "UKVAT0S" }
+[service.dynamics_gp.retry]
+initial_backoff_ms = 20
+max_backoff_ms = 400
+max_attempts = 8
+throttle_wait_ms = 200
+request_timeout_ms = 10000
+"#
+}
+
+fn section(emu: &RunningEmulator) -> impl Fn(&str) -> String + '_ {
+    move |connection| {
+        format!(
+            "[[service.dynamics_gp]]\nconnection_id = \"{connection}\"\nendpoint = \"{url}\"\nshared_secret = \"{secret}\"\n{rest}",
+            url = emu.econnect_url(COMPANY),
+            secret = emu.handle().shared_secret(),
+            rest = common_settings(),
+        )
+    }
+}
+
+fn item(connection: &str, sku: &str) -> Command {
+    Command {
+        command_id: command_id(connection, 0, &format!("item-{sku}")),
+        connection_id: connection.into(),
+        target: TargetKind::DynamicsGp as i32,
+        tenant_id: "acme".into(),
+        store_id: "uk".into(),
+        body: Some(Body::UpsertItem(UpsertItem {
+            item: Some(ItemRef {
+                sku: sku.into(),
+                name: format!("Product {sku}"),
+                ..ItemRef::default()
+            }),
+            name: format!("Product {sku}"),
+            item_type: ItemType::Inventory as i32,
+            unit_price: money(1000, "GBP"),
+            track_quantity: true,
+            active: true,
+            ..UpsertItem::default()
+        })),
+        ..Command::default()
+    }
+}
+
+fn doc(c: &Command) -> String {
+    c.order
+        .as_ref()
+        .map(|o| o.document_number.clone())
+        .unwrap_or_default()
+}
+
+fn header_cents(d: &Value, field: &str) -> Option<i64> {
+    cents(d.get("header")?.get(field)?)
+}
+
+fn sale_parts(c: &Command) -> (i64, i64, i64, i64, bool) {
+    let Some(Body::PostSale(s)) = &c.body else {
+        return (0, 0, 0, 0, false);
+    };
+    let m = |x: Option<&nopbridge_proto::events::v1::Money>| x.map_or(0, |m| m.minor_units);
+    let (mut line_tax, mut freight, mut freight_tax) = (0, 0, 0);
+    for l in &s.lines {
+        if l.kind() == LineKind::Shipping {
+            freight += m(l.amount.as_ref());
+            freight_tax += m(l.tax_amount.as_ref());
+        } else {
+            line_tax += m(l.tax_amount.as_ref());
+        }
+    }
+    (
+        m(s.total.as_ref()),
+        line_tax,
+        freight,
+        freight_tax,
+        s.kind() == SaleDocumentKind::SalesReceipt,
+    )
+}
+
+async fn setup_items(sink: &Sink, emu: &RunningEmulator, skus: &[(&str, i64)]) -> Result<()> {
+    let cmds: Vec<Command> = skus
+        .iter()
+        .map(|(s, _)| item(&sink.connection, s))
+        .collect();
+    sink.send(&cmds).await?;
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    while skus
+        .iter()
+        .any(|(s, _)| emu.handle().item(COMPANY, s).is_none())
+    {
+        if tokio::time::Instant::now() > end {
+            bail!("items not created");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (s, q) in skus {
+        assert!(
+            emu.handle()
+                .set_quantity(COMPANY, s, "MAIN", Decimal::from(*q)),
+            "{s}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_post_exactly_once_under_faults_and_every_header_balances() -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let n = order_count();
+    let (task, stop) = sink.start_sink()?;
+    setup_items(
+        &sink,
+        &emu,
+        &[("TEE-1", 100_000), ("MUG-1", 100_000), ("RARE-1", 1)],
+    )
+    .await?;
+
+    let sales: Vec<Command> = (1..=n)
+        .map(|i| vat_order(&c, TargetKind::DynamicsGp, i, PEOPLE))
+        .collect();
+    let mut cmds = sales.clone();
+    // Two of an item GP has one of, and no back orders allowed: 4776.
+    let mut short = vat_order(&c, TargetKind::DynamicsGp, n + 1, PEOPLE);
+    let s = sale_of(&mut short);
+    s.lines[1].item = Some(ItemRef {
+        sku: "RARE-1".into(),
+        ..ItemRef::default()
+    });
+    s.lines[1].quantity = 2;
+    cmds.insert(cmds.len() / 2, short.clone());
+
+    emu.handle().set_faults(FaultConfig {
+        throttle_probability: 0.05,
+        unavailable_probability: 0.04,
+        server_error_probability: 0.03,
+        drop_before_probability: 0.03,
+        drop_after_probability: 0.08,
+        retry_after_secs: 1,
+        seed: Some(21),
+        ..FaultConfig::default()
+    });
+    sink.send(&cmds).await?;
+    let results = sink
+        .wait_results(cmds.len() + 3, Duration::from_secs(600))
+        .await?;
+    stop.cancel();
+    task.await?;
+
+    let counters = emu.handle().counters();
+    assert!(
+        counters.throttled > 0 && counters.dropped > 0 && counters.server_errors > 0,
+        "{counters:?}"
+    );
+    for s in &sales {
+        let d = doc(s);
+        let found = emu
+            .handle()
+            .sop_document(COMPANY, 3, &d)
+            .with_context(|| format!("{d} missing"))?;
+        let (total, line_tax, freight, freight_tax, paid) = sale_parts(s);
+        assert_eq!(header_cents(&found, "DOCAMNT"), Some(total), "{d}: DOCAMNT");
+        assert_eq!(
+            header_cents(&found, "TAXAMNT"),
+            Some(line_tax),
+            "{d}: TAXAMNT is the line tax only"
+        );
+        assert_eq!(
+            header_cents(&found, "FREIGHT"),
+            Some(freight),
+            "{d}: FREIGHT"
+        );
+        assert_eq!(
+            header_cents(&found, "FRTTXAMT"),
+            Some(freight_tax),
+            "{d}: FRTTXAMT"
+        );
+        assert_eq!(
+            header_cents(&found, "PYMTRCVD"),
+            Some(if paid { total } else { 0 }),
+            "{d}: PYMTRCVD"
+        );
+        assert_eq!(
+            found["lines"].as_array().map(Vec::len),
+            Some(2),
+            "{d}: two product lines"
+        );
+    }
+    assert_eq!(
+        emu.handle().sop_documents(COMPANY).len(),
+        sales.len(),
+        "no document beyond the orders"
+    );
+    assert!(emu
+        .handle()
+        .sop_document(COMPANY, 3, &doc(&short))
+        .is_none());
+    assert_eq!(
+        emu.handle().customers(COMPANY).len(),
+        PEOPLE as usize,
+        "one customer per person"
+    );
+
+    for cmd in cmds.iter().filter(|x| x.command_id != short.command_id) {
+        let rs: Vec<_> = results
+            .iter()
+            .filter(|r| r.command_id == cmd.command_id)
+            .collect();
+        assert!(
+            !rs.is_empty() && rs.iter().all(|r| r.status() != ResultStatus::Failed),
+            "{}: {rs:?}",
+            cmd.command_id
+        );
+    }
+    let failed = results
+        .iter()
+        .find(|r| r.command_id == short.command_id)
+        .context("result of the short order")?;
+    assert_eq!(failed.status(), ResultStatus::Failed);
+    let e = failed.error.clone().context("error")?;
+    assert_eq!(
+        (e.code.as_str(), e.class.as_str()),
+        ("4776", "stock"),
+        "{e:?}"
+    );
+    assert!(e.explanation.contains("back orders"), "{e:?}");
+    assert_eq!(
+        sink.dead_letters().await?.len(),
+        1,
+        "only the short order is dead-lettered"
+    );
+    let taken = results
+        .iter()
+        .filter(|r| r.status() == ResultStatus::Unchanged)
+        .count();
+    eprintln!("documents taken as already posted after a lost answer: {taken}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_go_over_https_with_a_client_certificate() -> Result<()> {
+    let emu = spawn(EmulatorConfig {
+        tls: TlsConfig {
+            enabled: true,
+            client_certificates: true,
+        },
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let ca = emu.handle().ca_pem().context("CA")?;
+    let id = emu.handle().issue_client_certificate("gp-connector")?;
+    let identity = id.combined_pem();
+    let sink = Sink::start("dynamics_gp", |connection| {
+        format!(
+            "[[service.dynamics_gp]]\nconnection_id = \"{connection}\"\nendpoint = \"{url}\"\nclient_identity_pem = '''\n{identity}'''\nca_pem = '''\n{ca}'''\n{rest}",
+            url = emu.econnect_url(COMPANY),
+            rest = common_settings(),
+        )
+    })
+    .await?;
+    assert!(emu.econnect_url(COMPANY).starts_with("https://"));
+    let (task, stop) = sink.start_sink()?;
+    setup_items(&sink, &emu, &[("TEE-1", 1000), ("MUG-1", 1000)]).await?;
+    let orders: Vec<Command> = (1..=3)
+        .map(|i| vat_order(&sink.connection, TargetKind::DynamicsGp, i, 2))
+        .collect();
+    sink.send(&orders).await?;
+    sink.wait_results(5, Duration::from_secs(60)).await?;
+    stop.cancel();
+    task.await?;
+    for o in &orders {
+        let found = emu
+            .handle()
+            .sop_document(COMPANY, 3, &doc(o))
+            .context("posted")?;
+        assert_eq!(header_cents(&found, "DOCAMNT"), Some(total_of(o)));
+    }
+    Ok(())
+}
