@@ -261,6 +261,15 @@ async fn orders_post_exactly_once_under_faults_and_session_expiry_and_balance_to
         ("ValidationError", "validation")
     );
     assert!(e.detail.contains("17"), "{e:?}");
+    // Creates whose answer was lost (dropped after the write) were found, not made again.
+    let found_again = results
+        .iter()
+        .filter(|r| r.status() == ResultStatus::Unchanged && r.command_kind == "post_sale")
+        .count();
+    eprintln!("invoices found again after a lost answer: {found_again}");
+    if n >= 100 {
+        assert!(found_again > 0, "the lost-answer path was exercised");
+    }
     let dlq = sink.dead_letters().await?;
     assert_eq!(dlq.len(), 1, "only the refused order is dead-lettered");
     let sale_record = results

@@ -181,6 +181,8 @@ impl Default for GpDocIds {
 pub struct GpErrorNumbers {
     /// A SOP number that already exists for the type.
     pub duplicate_document: i64,
+    /// A SOP document that is already posted (a resend after its batch was posted).
+    pub posted_document: i64,
     pub customer_exists: i64,
     pub item_exists: i64,
 }
@@ -189,6 +191,7 @@ impl Default for GpErrorNumbers {
     fn default() -> Self {
         Self {
             duplicate_document: 9101,
+            posted_document: 9121,
             customer_exists: 9104,
             item_exists: 9105,
         }

@@ -566,7 +566,10 @@ impl GpConnector {
             .await
         {
             Ok((_, attempts)) => (ResultStatus::Created, attempts),
-            Err(e) if e.number() == Some(self.cfg.errors.duplicate_document) => {
+            Err(e)
+                if e.number() == Some(self.cfg.errors.duplicate_document)
+                    || e.number() == Some(self.cfg.errors.posted_document) =>
+            {
                 // Posted by an earlier try whose answer was lost, if it is the same document.
                 let found = self.service.read(&path).await?.ok_or(e)?;
                 if let Err(m) = Self::same_document(&found, &customer, &totals, currency) {

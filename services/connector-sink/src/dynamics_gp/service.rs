@@ -186,6 +186,7 @@ impl GpService {
     pub async fn read(&self, path: &str) -> Result<Option<Value>, GpError> {
         let url = format!("{}/{path}", self.reads);
         let mut attempts = 0u32;
+        let mut throttled = 0u32;
         loop {
             attempts += 1;
             let req = self.http.get(&url).header("accept", "application/json");
@@ -201,6 +202,14 @@ impl GpService {
                 Outcome::NotFound => return Ok(None),
                 Outcome::Failed(e) => return Err(e),
                 Outcome::Throttled(after) => {
+                    throttled += 1;
+                    if throttled > self.retry.max_throttle_waits {
+                        return Err(GpError::Unavailable {
+                            attempts,
+                            reason: format!("{path}: throttled (429) on every try"),
+                        });
+                    }
+                    attempts -= 1;
                     tokio::time::sleep(
                         after.unwrap_or(Duration::from_millis(self.retry.throttle_wait_ms)),
                     )
