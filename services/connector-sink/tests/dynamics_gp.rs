@@ -308,3 +308,57 @@ async fn documents_go_over_https_with_a_client_certificate() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_sink_mid_run_then_restart_still_posts_exactly_once() -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let n = order_count();
+    let sales: Vec<Command> = (1..=n)
+        .map(|i| vat_order(&sink.connection, TargetKind::DynamicsGp, i, PEOPLE))
+        .collect();
+    let mut child = spawn_binary(&sink)?;
+    let ready = setup_items(&sink, &emu, &[("TEE-1", 100_000), ("MUG-1", 100_000)]).await;
+    if ready.is_err() {
+        child.kill()?;
+        child.wait()?;
+    }
+    ready?;
+    sink.send(&sales).await?;
+    emu.handle().set_faults(FaultConfig {
+        drop_after_probability: 0.08,
+        seed: Some(17),
+        ..FaultConfig::default()
+    });
+    let documents = || emu.handle().sop_documents(COMPANY).len();
+    let waited = wait_count(
+        "documents before the kill",
+        sales.len() / 3,
+        Duration::from_secs(300),
+        documents,
+    )
+    .await;
+    child.kill()?; // SIGKILL: no drain, no commit
+    child.wait()?;
+    waited?;
+    let at_kill = documents();
+    assert!(at_kill < sales.len(), "killed mid-run ({at_kill} posted)");
+    let mut child = spawn_binary(&sink)?;
+    let done = sink
+        .wait_results(sales.len() + 2, Duration::from_secs(600))
+        .await;
+    child.kill()?;
+    child.wait()?;
+    done?;
+    for s in &sales {
+        let d = doc(s);
+        let found = emu
+            .handle()
+            .sop_document(COMPANY, 3, &d)
+            .with_context(|| format!("{d} missing"))?;
+        assert_eq!(header_cents(&found, "DOCAMNT"), Some(total_of(s)), "{d}");
+    }
+    assert_eq!(documents(), sales.len(), "no document twice");
+    assert_eq!(emu.handle().customers(COMPANY).len(), PEOPLE as usize);
+    Ok(())
+}

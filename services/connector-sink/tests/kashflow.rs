@@ -321,3 +321,58 @@ async fn orders_post_exactly_once_under_faults_and_session_expiry_and_balance_to
         && l.quantity_in_stock == rust_decimal::Decimal::from(100_000 - sold("MUG-1"))));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_sink_mid_run_then_restart_still_posts_and_pays_exactly_once() -> Result<()>
+{
+    let emu = emulator().await?;
+    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let n = order_count();
+    let (sales, cmds) = workload(&sink.connection, n);
+    sink.send(&cmds).await?;
+    emu.handle().set_faults(FaultConfig {
+        drop_after_probability: 0.08,
+        seed: Some(13),
+        ..FaultConfig::default()
+    });
+    let invoices = || emu.handle().invoices(USER).len();
+    let mut child = spawn_binary(&sink)?;
+    let waited = wait_count(
+        "invoices before the kill",
+        sales.len() / 3,
+        Duration::from_secs(300),
+        invoices,
+    )
+    .await;
+    child.kill()?; // SIGKILL: no drain, no commit
+    child.wait()?;
+    waited?;
+    let at_kill = invoices();
+    assert!(at_kill < sales.len(), "killed mid-run ({at_kill} posted)");
+    let mut child = spawn_binary(&sink)?;
+    let done = sink
+        .wait_results(cmds.len(), Duration::from_secs(600))
+        .await;
+    child.kill()?;
+    child.wait()?;
+    done?;
+    let by_ref = invoices_by_reference(&emu);
+    for s in &sales {
+        let d = doc(s);
+        let Some([inv]) = by_ref.get(&d).map(Vec::as_slice) else {
+            bail!(
+                "{d}: expected one invoice, found {:?}",
+                by_ref.get(&d).map(Vec::len)
+            );
+        };
+        assert_eq!(cents(&inv["GrossAmount"]), Some(total_of(s)), "{d}");
+        assert_eq!(
+            inv["PaymentLines"].as_array().map(Vec::len),
+            Some(1),
+            "{d}: paid once"
+        );
+    }
+    assert_eq!(by_ref.len(), sales.len());
+    assert_eq!(emu.handle().customers(USER).len(), PEOPLE as usize);
+    Ok(())
+}

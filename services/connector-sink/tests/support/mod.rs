@@ -398,3 +398,32 @@ pub fn cents(v: &serde_json::Value) -> Option<i64> {
     let d: rust_decimal::Decimal = s.trim().parse().ok()?;
     (d * rust_decimal::Decimal::from(100)).round().to_i64()
 }
+
+/// The real sink binary on this harness's config (killed with SIGKILL by the tests).
+pub fn spawn_binary(sink: &Sink) -> std::io::Result<std::process::Child> {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nopbridge-connector-sink"))
+        .arg("--config")
+        .arg(&sink.config_path)
+        .env("RUST_LOG", "warn")
+        .spawn()
+}
+
+/// Polls `count` until it reaches `at_least` (bounded).
+pub async fn wait_count(
+    what: &str,
+    at_least: usize,
+    within: Duration,
+    count: impl Fn() -> usize,
+) -> Result<usize> {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let n = count();
+        if n >= at_least {
+            return Ok(n);
+        }
+        if tokio::time::Instant::now() > end {
+            bail!("{what}: {n} of {at_least} within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
