@@ -376,3 +376,45 @@ async fn sigkill_of_the_sink_mid_run_then_restart_still_posts_and_pays_exactly_o
     assert_eq!(emu.handle().customers(USER).len(), PEOPLE as usize);
     Ok(())
 }
+
+/// A session idle longer than `session_renew_idle_ms` is renewed before the next call, so
+/// that call never meets KashFlow's idle expiry (no 401 at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_is_renewed_before_the_call_not_after_a_401() -> Result<()> {
+    let emu = emulator().await?;
+    let db = nopbridge_testkit::TestDb::create().await?;
+    let cfg: nopbridge_connector_sink::kashflow::KfConnectionConfig = toml::from_str(&format!(
+        r#"
+connection_id = "kf-idle"
+base_url = "{api}"
+username = "{USER}"
+password = "emulator-password"
+memorable_word = "pineapple"
+[limits]
+session_renew_idle_ms = 300
+"#,
+        api = emu.api_url()
+    ))?;
+    let store = Store::connect(&db.url, 2).await?;
+    let connector = KfConnector::new(
+        cfg,
+        store,
+        reqwest::Client::new(),
+        Arc::new(|_: nopbridge_proto::control::v1::HealthState, _: &str| {}),
+    );
+    assert!(connector.stock_level(4000, "NONE").await?.is_none());
+    // Longer than the renewal threshold, and KashFlow's own idle expiry passes meanwhile.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    emu.handle().advance_clock(Duration::from_secs(3700));
+    assert!(connector.stock_level(4000, "NONE").await?.is_none());
+    let c = emu.handle().counters();
+    assert_eq!((c.logins, c.unauthorized), (2, 0), "{c:?}");
+    assert_eq!(
+        connector
+            .stats()
+            .renewals
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    Ok(())
+}
