@@ -90,8 +90,8 @@ fn is_duplicate(e: &KfError) -> bool {
 impl KfConnector {
     pub(super) async fn execute_command(&self, cmd: &Command) -> Result<Outcome, KfError> {
         match &cmd.body {
-            Some(Body::UpsertCustomer(u)) => self.upsert_customer(cmd, u).await,
-            Some(Body::UpsertItem(u)) => self.upsert_item(cmd, u).await,
+            Some(Body::UpsertCustomer(u)) => self.upsert_customer(u).await,
+            Some(Body::UpsertItem(u)) => self.upsert_item(u).await,
             Some(Body::PostSale(s)) => self.post_sale(cmd, s).await,
             Some(Body::ApplyPayment(p)) => self.apply_payment(cmd, p).await,
             Some(Body::VoidDocument(v)) => self.void(cmd, &v.documents).await,
@@ -264,7 +264,7 @@ impl KfConnector {
         Ok((code, created))
     }
 
-    async fn upsert_customer(&self, cmd: &Command, u: &UpsertCustomer) -> Result<Outcome, KfError> {
+    async fn upsert_customer(&self, u: &UpsertCustomer) -> Result<Outcome, KfError> {
         let cref = u.customer.clone().unwrap_or_default();
         let email = if u.email.is_empty() {
             cref.email.as_str()
@@ -316,7 +316,6 @@ impl KfConnector {
                 .await?
                 .attempts;
         }
-        let _ = cmd;
         Ok(Outcome {
             status: if created {
                 ResultStatus::Created
@@ -435,7 +434,6 @@ impl KfConnector {
 
     async fn upsert_item(
         &self,
-        cmd: &Command,
         u: &nopbridge_proto::commands::v1::UpsertItem,
     ) -> Result<Outcome, KfError> {
         let item = u.item.clone().unwrap_or_default();
@@ -490,7 +488,6 @@ impl KfConnector {
             let path = format!("/products/{nominal}/{}", urlencoding::encode(&code));
             self.service.call(&KfRequest::put(path, body)).await?;
         }
-        let _ = cmd;
         Ok(Outcome {
             status: if created {
                 ResultStatus::Created
