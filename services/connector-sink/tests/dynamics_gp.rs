@@ -362,3 +362,41 @@ async fn sigkill_of_the_sink_mid_run_then_restart_still_posts_exactly_once() -> 
     assert_eq!(emu.handle().customers(COMPANY).len(), PEOPLE as usize);
     Ok(())
 }
+
+/// `sale_document = "order"`: sales become SOP orders (type 2, DOCID STDORD) whose card
+/// payments are deposits (PYMTTYPE 3), as GP takes them on orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_can_post_as_orders_with_deposits() -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", |connection| {
+        section(&emu)(connection).replacen(
+            "home_currency",
+            "sale_document = \"order\"\nhome_currency",
+            1,
+        )
+    })
+    .await?;
+    let (task, stop) = sink.start_sink()?;
+    setup_items(&sink, &emu, &[("TEE-1", 1000), ("MUG-1", 1000)]).await?;
+    // Orders 1–4 are paid at sale (order 5 would be an unpaid invoice).
+    let orders: Vec<Command> = (1..=4)
+        .map(|i| vat_order(&sink.connection, TargetKind::DynamicsGp, i, 2))
+        .collect();
+    sink.send(&orders).await?;
+    sink.wait_results(orders.len() + 2, Duration::from_secs(60))
+        .await?;
+    stop.cancel();
+    task.await?;
+    for o in &orders {
+        let found = emu
+            .handle()
+            .sop_document(COMPANY, 2, &doc(o))
+            .context("an order")?;
+        assert_eq!(header_cents(&found, "DOCAMNT"), Some(total_of(o)));
+        assert_eq!(header_cents(&found, "PYMTRCVD"), Some(total_of(o)));
+        assert_eq!(found["payments"][0]["PYMTTYPE"], "3", "{found}");
+        assert_eq!(found["header"]["DOCID"], "STDORD");
+    }
+    assert!(sink.dead_letters().await?.is_empty());
+    Ok(())
+}

@@ -28,6 +28,10 @@ pub struct GpConnectionConfig {
     /// ISO-4217 → GP currency ID (e.g. EUR = "Z-EURO").
     #[serde(default)]
     pub currency_ids: BTreeMap<String, String>,
+    /// What a sale becomes: an invoice (SOPTYPE 3, payments) or an order (SOPTYPE 2,
+    /// deposits) that GP transfers to an invoice when it is fulfilled.
+    #[serde(default)]
+    pub sale_document: SaleDocument,
     /// SOP document IDs per type.
     #[serde(default)]
     pub doc_ids: GpDocIds,
@@ -154,6 +158,23 @@ impl GpConnectionConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleDocument {
+    #[default]
+    Invoice,
+    Order,
+}
+
+impl SaleDocument {
+    pub fn soptype(self) -> i16 {
+        match self {
+            Self::Invoice => 3,
+            Self::Order => 2,
+        }
     }
 }
 

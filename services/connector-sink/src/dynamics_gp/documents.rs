@@ -5,6 +5,7 @@
 //! whose answer was lost comes back as a duplicate number: the connector reads it, checks
 //! customer and amount, and reports it as posted (UNCHANGED) instead of failing.
 use super::{
+    config::SaleDocument,
     encoder::{self, Fitter},
     request_builder::{self, PaymentPlan, SopPlan, SopTotals},
     service::GpError,
@@ -80,8 +81,11 @@ impl GpConnector {
                     currency: &s.currency,
                 };
                 let doc = Doc {
-                    soptype: 3,
-                    docid: &self.cfg.doc_ids.invoice,
+                    soptype: self.cfg.sale_document.soptype(),
+                    docid: match self.cfg.sale_document {
+                        SaleDocument::Invoice => &self.cfg.doc_ids.invoice,
+                        SaleDocument::Order => &self.cfg.doc_ids.order,
+                    },
                     number: document_number(cmd)?,
                     currency: &s.currency,
                     rate: s.exchange_rate.as_ref().and_then(|r| r.home_per_document.as_ref()),
@@ -363,7 +367,9 @@ impl GpConnector {
         self.cfg.tax_details.get(&rate).cloned()
     }
 
-    fn payment(&self, t: &Tender) -> PaymentPlan {
+    /// A tender as a SOP payment: card payment (6) or cash payment (4) on an invoice, card
+    /// deposit (3) or cash deposit (1) on an order.
+    fn payment(&self, t: &Tender, soptype: i16) -> PaymentPlan {
         let method = t.payment_method.trim();
         let card = self.cfg.card_ids.get(method).cloned().or_else(|| {
             self.cfg
@@ -373,7 +379,12 @@ impl GpConnector {
                 .cloned()
         });
         PaymentPlan {
-            kind: if card.is_some() { 6 } else { 4 },
+            kind: match (card.is_some(), soptype == 2) {
+                (true, false) => 6,
+                (false, false) => 4,
+                (true, true) => 3,
+                (false, true) => 1,
+            },
             checkbook: card.is_none().then(|| self.cfg.checkbook.clone()),
             card,
             amount: minor(t.amount.as_ref()),
@@ -521,7 +532,7 @@ impl GpConnector {
                 .tenders
                 .iter()
                 .filter(|t| minor(t.amount.as_ref()) > 0 && t.kind() != TenderKind::Unspecified)
-                .map(|t| self.payment(t))
+                .map(|t| self.payment(t, d.soptype))
                 .collect(),
             total: d.total,
             reference: &reference,

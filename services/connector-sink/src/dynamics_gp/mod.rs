@@ -14,7 +14,7 @@ mod schema;
 mod service;
 mod xml;
 
-pub use config::{GpConnectionConfig, GpDocIds, GpErrorNumbers, GpLimits, GpRetry};
+pub use config::{GpConnectionConfig, GpDocIds, GpErrorNumbers, GpLimits, GpRetry, SaleDocument};
 pub use errors::{class_of, BACK_ORDER, SUBTOTAL_MISMATCH};
 pub use service::{GpError, GpStats};
 
