@@ -35,6 +35,10 @@ pub struct Settings {
     /// What the store hears about posted documents, per accounting connection.
     #[serde(default)]
     pub write_back: Vec<WriteBackRule>,
+    /// Appended to the write-back command topic (tests isolate their topics on a shared
+    /// broker with it); empty in deployments.
+    #[serde(default)]
+    pub topic_suffix: String,
 }
 
 impl Validate for Settings {
@@ -153,7 +157,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
                 rules: cfg.service.write_back.clone(),
                 producer: Producer::new(&cfg.kafka)?,
                 pool: ledger.pool().clone(),
-                topic: write_back::topic(),
+                topic: format!("{}{}", write_back::topic(), cfg.service.topic_suffix),
             })
         })
         .transpose()?;

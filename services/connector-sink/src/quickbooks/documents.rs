@@ -344,6 +344,39 @@ impl QboConnector {
         })
     }
 
+    /// The customer of the sale posted under `doc` (receipt or invoice).
+    async fn customer_of_sale(&self, doc: &str) -> Result<Resolved, QboError> {
+        for entity in ["SalesReceipt", "Invoice"] {
+            let Some(x) = self
+                .store
+                .get(&self.cfg.connection_id, &format!("doc:{entity}"), doc)
+                .await?
+            else {
+                continue;
+            };
+            let path = format!("{}/{}", entity.to_ascii_lowercase(), x.target_id);
+            let r = self.service.call(&QboRequest::get(path)).await?;
+            let id = r
+                .body
+                .get(entity)
+                .and_then(|e| e.get("CustomerRef"))
+                .and_then(|c| c.get("value"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !id.is_empty() {
+                return Ok(Resolved {
+                    id: id.to_string(),
+                    created: false,
+                    attempts: r.attempts,
+                });
+            }
+        }
+        Err(QboError::invalid(
+            "reference",
+            format!("the refund names no customer and no sale {doc} was posted to take it from; post the order's sale first (see its dead letter), then replay"),
+        ))
+    }
+
     /// The document's total in QuickBooks now; `None` when it was deleted there (610).
     async fn current_total(
         &self,
@@ -616,14 +649,21 @@ impl QboConnector {
                 });
             }
         }
-        let customer = self
-            .resolve_customer(
-                cmd,
-                r.customer.as_ref(),
-                &r.currency,
-                &CustomerDetails::default(),
-            )
-            .await?;
+        // A refund from a payment event names no customer: it is the sale's customer.
+        let customer = match r.customer.as_ref() {
+            Some(c) => {
+                self.resolve_customer(cmd, Some(c), &r.currency, &CustomerDetails::default())
+                    .await?
+            }
+            None => {
+                let sale = if r.original_document_number.is_empty() {
+                    doc.clone()
+                } else {
+                    encoder::doc_number(&r.original_document_number)
+                };
+                self.customer_of_sale(&sale).await?
+            }
+        };
         let (refs, ref_attempts, mut records) =
             self.line_refs(cmd, &r.lines, r.tax.as_ref()).await?;
         records.extend(customer_record(&customer));
