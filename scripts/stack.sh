@@ -199,9 +199,14 @@ cmd_demo() {
   start_bg qbo-emulator "$bin/qbo-emulator" --port "$DEMO_QBO"
   wait_port 127.0.0.1 "$DEMO_QBO" 30
   # The consent step: the emulator issues this realm's tokens as if the user clicked Connect.
-  local refresh
-  refresh="$(curl -fsS -X POST "http://127.0.0.1:$DEMO_QBO/__emulator/realms/$DEMO_REALM/tokens" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')"
+  local tokens refresh
+  tokens="$(curl -fsS -X POST "http://127.0.0.1:$DEMO_QBO/__emulator/realms/$DEMO_REALM/tokens")"
+  refresh="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' <<<"$tokens")"
+  # The accounts, payment methods and items the demo mapping names, set up once as an
+  # accountant would.
+  python3 "$ROOT/scripts/qbo-company-setup.py" "http://127.0.0.1:$DEMO_QBO/v3/company/$DEMO_REALM" \
+    "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$tokens")" \
+    "$ROOT/config/qbo-demo-company.json" >"$STACK_DIR/qbo-setup.log"
   write_demo_configs "$refresh"
 
   local port=50051
