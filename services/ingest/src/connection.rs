@@ -47,6 +47,7 @@ pub(crate) struct Caches {
 impl Connection {
     pub fn new(
         settings: ConnectionSettings,
+        topic_suffix: &str,
         producer: Producer,
         db: Db,
         control: ControlState,
@@ -63,10 +64,11 @@ impl Connection {
             &settings.tenant,
             &settings.store_id.to_string(),
             &settings.id,
+            topic_suffix,
         );
         let ctx = MapCtx {
             currency,
-            countries: settings.country_codes.clone(),
+            countries: settings.countries(),
             prices_include_tax: settings.prices_include_tax,
         };
         Ok(Self {

@@ -63,17 +63,29 @@ pub struct Emitter {
     tenant: String,
     store: String,
     connection: String,
+    topic_suffix: String,
     busy: BusyClock,
 }
 
 impl Emitter {
-    pub fn new(producer: Producer, tenant: &str, store: &str, connection: &str) -> Self {
+    /// `topic_suffix` is appended to the topic names (see the setting).
+    pub fn new(
+        producer: Producer,
+        tenant: &str,
+        store: &str,
+        connection: &str,
+        topic_suffix: &str,
+    ) -> Self {
         Self {
-            dlq: DeadLetter::new(producer.clone(), topics::dlq("ingest")),
+            dlq: DeadLetter::new(
+                producer.clone(),
+                format!("{}{topic_suffix}", topics::dlq("ingest")),
+            ),
             producer,
             tenant: tenant.to_string(),
             store: store.to_string(),
             connection: connection.to_string(),
+            topic_suffix: topic_suffix.to_string(),
             busy: BusyClock::default(),
         }
     }
@@ -130,7 +142,7 @@ impl Emitter {
         .with_subject(key.clone())
         .with_time(occurred);
         Outgoing {
-            topic: topics::canonical(entity),
+            topic: format!("{}{}", topics::canonical(entity), self.topic_suffix),
             key,
             payload: event.encode_to_vec(),
             ce,

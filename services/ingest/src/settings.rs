@@ -24,6 +24,10 @@ pub struct Settings {
     /// connections are configured.
     #[serde(default)]
     pub database_url: Option<SecretString>,
+    /// Appended to every topic ingest reads and writes (tests isolate their topics on a
+    /// shared broker with it); empty in deployments.
+    #[serde(default)]
+    pub topic_suffix: String,
     /// Store connections (tenant, store, API dialect, credentials, schedule).
     #[serde(default)]
     pub connections: Vec<ConnectionSettings>,
@@ -103,9 +107,10 @@ pub struct ConnectionSettings {
     /// Disables the polling loops (webhooks only).
     #[serde(default = "default_true")]
     pub polling: bool,
-    /// The store's country ids → ISO-3166 alpha-2 codes (country ids are per database).
+    /// The store's country ids → ISO-3166 alpha-2 codes (country ids are per database),
+    /// e.g. `{ 1 = "US", 74 = "FR" }`.
     #[serde(default)]
-    pub country_codes: BTreeMap<i64, String>,
+    pub country_codes: BTreeMap<String, String>,
 }
 
 fn default_currency() -> String {
@@ -140,6 +145,16 @@ const fn default_max_backoff_ms() -> u64 {
 }
 const fn default_true() -> bool {
     true
+}
+
+impl ConnectionSettings {
+    /// The country map with numeric ids (validated at start).
+    pub fn countries(&self) -> BTreeMap<i64, String> {
+        self.country_codes
+            .iter()
+            .filter_map(|(k, v)| Some((k.trim().parse().ok()?, v.to_ascii_uppercase())))
+            .collect()
+    }
 }
 
 impl Validate for Settings {
@@ -181,6 +196,14 @@ impl Validate for Settings {
                 ));
             }
             require_secret(&format!("{key}.password"), &c.password)?;
+            for (k, v) in &c.country_codes {
+                if k.trim().parse::<i64>().is_err() || v.len() != 2 {
+                    return Err(ConfigError::key(
+                        format!("{key}.country_codes.{k}"),
+                        "expected a country id = two-letter ISO code",
+                    ));
+                }
+            }
             if let Some(s) = &c.webhook_secret {
                 require_secret(&format!("{key}.webhook_secret"), s)?;
             }

@@ -75,12 +75,24 @@ pub struct Page {
     pub total_count: i64,
 }
 
-/// Id and creation time, enough to walk a list.
+/// Id and times of a record, enough to walk a list.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Head {
+pub struct Stamp {
     pub id: i64,
-    #[serde(deserialize_with = "time")]
-    pub created_on_utc: DateTime<Utc>,
+    #[serde(default, deserialize_with = "time_opt")]
+    pub created_on_utc: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "time_opt")]
+    pub updated_on_utc: Option<DateTime<Utc>>,
+}
+
+impl Stamp {
+    /// The stamps of the records that have one (the others are dead-lettered by the sync).
+    pub fn of(records: &[RawRecord]) -> Vec<Stamp> {
+        records
+            .iter()
+            .filter_map(|r| serde_json::from_str(r.get()).ok())
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

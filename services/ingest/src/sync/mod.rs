@@ -131,6 +131,16 @@ pub struct BatchStats {
 }
 
 impl BatchStats {
+    pub fn merge(&mut self, o: BatchStats) {
+        self.records += o.records;
+        self.events += o.events;
+        self.changed += o.changed;
+        self.unchanged += o.unchanged;
+        self.deleted += o.deleted;
+        self.other_store += o.other_store;
+        self.dead_lettered += o.dead_lettered;
+    }
+
     fn add(&mut self, o: Outcome) {
         self.records += 1;
         match o {
@@ -236,16 +246,21 @@ impl Connection {
         let id_text: Vec<String> = ids.iter().map(i64::to_string).collect();
         let prev: HashMap<String, Stored> =
             self.db.entities(self.id(), kind.name(), &id_text).await?;
-        let prepared: Vec<Prepared> = stream::iter(valid)
+        // The futures are made first and then run a few at a time (a stream of closures
+        // borrowing `self` would not be Send for every lifetime).
+        let jobs: Vec<_> = valid
+            .iter()
             .map(|(id, raw)| {
                 let input = Input {
-                    id,
-                    raw: Some(raw),
+                    id: *id,
+                    raw: Some(*raw),
                     prev: prev.get(&id.to_string()),
                     force,
                 };
                 self.prepare(kind, input)
             })
+            .collect();
+        let prepared: Vec<Prepared> = stream::iter(jobs)
             .buffer_unordered(self.settings.concurrency)
             .collect::<Vec<_>>()
             .await

@@ -1,0 +1,82 @@
+//! The consumer of `ingest.notifications.v1`: for each buffered webhook notification it
+//! fetches the full entity through the connection's API and emits what changed. The
+//! notification only says which record to look at. A record of another store of the same
+//! site is handed to that store's connection.
+use crate::connection::{Connection, Registry};
+use crate::sync::{Kind, Outcome, SyncError};
+use crate::webhook::{Notification, CONNECTION_HEADER};
+use nopbridge_kafka::{Handler, HandlerError, Record};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{debug, info};
+
+pub struct NotificationHandler {
+    registry: Registry,
+}
+
+impl NotificationHandler {
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
+    }
+
+    /// Syncs the record at `conn`, or at the sibling connection of the record's store.
+    pub async fn sync_routed(
+        &self,
+        conn: &Arc<Connection>,
+        kind: Kind,
+        id: i64,
+    ) -> Result<Outcome, SyncError> {
+        let outcome = conn.sync_one(kind, id, true).await?;
+        let Outcome::OtherStore(store) = outcome else {
+            return Ok(outcome);
+        };
+        match self.registry.sibling(conn, store) {
+            Some(sibling) => sibling.sync_one(kind, id, true).await,
+            None => {
+                info!(
+                    connection = conn.id(),
+                    entity = kind.name(),
+                    id,
+                    store,
+                    "record of a store no connection ingests"
+                );
+                conn.count("other_store_skipped", 1);
+                Ok(outcome)
+            }
+        }
+    }
+}
+
+impl Handler for NotificationHandler {
+    async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+        let conn_id = record.header_str(CONNECTION_HEADER).ok_or_else(|| {
+            HandlerError::permanent("malformed_notification", "no nop_connection header")
+        })?;
+        let conn = self.registry.get(&conn_id).ok_or_else(|| {
+            HandlerError::permanent(
+                "unknown_connection",
+                format!("connection {conn_id:?} is not configured (any more)"),
+            )
+        })?;
+        let n: Notification = serde_json::from_slice(record.payload())
+            .map_err(|e| HandlerError::permanent("malformed_notification", e.to_string()))?;
+        let kind = Kind::parse(&n.entity_type).ok_or_else(|| {
+            HandlerError::permanent("unknown_entity_type", format!("{:?}", n.entity_type))
+        })?;
+        // A paused connection holds its notifications (the lane waits, nothing is lost).
+        while conn.control.is_connection_paused(conn.id()) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        match self.sync_routed(conn, kind, n.entity_id).await {
+            Ok(outcome) => {
+                debug!(connection = conn.id(), event = %n.event, id = n.entity_id, ?outcome, "notification handled");
+                Ok(())
+            }
+            Err(e) if e.is_transient() => Err(HandlerError::transient(e.to_string())),
+            Err(e @ SyncError::NotFound(_)) => {
+                Err(HandlerError::permanent("not_found", e.to_string()))
+            }
+            Err(e) => Err(HandlerError::permanent("rejected", e.to_string())),
+        }
+    }
+}
