@@ -496,7 +496,9 @@ async fn orders_post_once_are_written_back_and_drift_is_repaired() -> Result<()>
         producer: Producer::new(&kafka)?,
     };
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
-    let clean = checker.run(None, None, false, Duration::ZERO, tx).await?;
+    let clean = checker
+        .run(None, None, false, Duration::ZERO, Some(&qbo_conn), tx)
+        .await?;
     assert!(
         clean.drift.is_empty(),
         "drift after a clean run: {:#?}",
@@ -555,7 +557,14 @@ async fn orders_post_once_are_written_back_and_drift_is_repaired() -> Result<()>
 
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
     let repair = checker
-        .run(None, None, true, Duration::from_secs(300), tx)
+        .run(
+            None,
+            None,
+            true,
+            Duration::from_secs(300),
+            Some(&qbo_conn),
+            tx,
+        )
         .await?;
     let kinds: BTreeMap<String, &str> = repair
         .drift

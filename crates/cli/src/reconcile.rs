@@ -24,6 +24,9 @@ pub struct ReconcileArgs {
     /// With --repair: seconds to wait for the targets' answers.
     #[arg(long, default_value_t = 120)]
     pub wait: u32,
+    /// One accounting connection only.
+    #[arg(long)]
+    pub connection: Option<String>,
 }
 
 /// Exit 0 when no drift is left, 1 when some is (repaired drift counts as found: the report
@@ -40,6 +43,7 @@ pub async fn run(e: &Endpoints, a: &ReconcileArgs) -> Result<ExitCode, CliError>
             }),
             repair: a.repair,
             wait_seconds: a.wait,
+            connection_id: a.connection.clone().unwrap_or_default(),
         })
         .await
         .map_err(status)?

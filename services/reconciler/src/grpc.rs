@@ -213,7 +213,8 @@ impl ledger_server::Ledger for LedgerApi {
                     }
                 })
             };
-            let last = reconciler.run(from, to, q.repair, wait, ptx).await;
+            let only = Some(q.connection_id.as_str()).filter(|c| !c.is_empty());
+            let last = reconciler.run(from, to, q.repair, wait, only, ptx).await;
             let _ = forward.await;
             let _ = tx
                 .send(

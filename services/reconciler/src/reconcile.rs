@@ -74,6 +74,7 @@ impl Reconciler {
         to: Option<DateTime<Utc>>,
         repair: bool,
         wait: Duration,
+        connection: Option<&str>,
         tx: mpsc::Sender<Progress>,
     ) -> Result<Progress, ReconcileError> {
         let orders = self.orders_in_range(from, to).await?;
@@ -86,7 +87,11 @@ impl Reconciler {
         // Which connections each order was sent to (sale commands and ledger rows).
         let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
         for o in &orders {
-            for (connection, status, posted) in self.standing(&o.order_id).await? {
+            let standing = self.standing(&o.order_id).await?;
+            for (connection, status, posted) in standing
+                .into_iter()
+                .filter(|(c, _, _)| connection.is_none_or(|only| only == c))
+            {
                 // Nothing to hold: left out by the mapping, or voided before posting.
                 if !posted && matches!(status.as_deref(), Some("skipped" | "voided")) {
                     continue;

@@ -189,7 +189,7 @@ async fn drift_is_found_in_the_range_and_repaired_through_the_targets() -> Resul
     );
     let (tx, _rx) = tokio::sync::mpsc::channel(64);
     let report = reconciler
-        .run(range.0, range.1, false, Duration::ZERO, tx)
+        .run(range.0, range.1, false, Duration::ZERO, None, tx)
         .await?;
     assert_eq!(report.orders, 3, "order 4 is outside the range");
     assert_eq!(
@@ -206,7 +206,7 @@ async fn drift_is_found_in_the_range_and_repaired_through_the_targets() -> Resul
             producer: producer.clone(),
         };
         async move {
-            r.run(range.0, range.1, true, Duration::from_secs(60), tx)
+            r.run(range.0, range.1, true, Duration::from_secs(60), None, tx)
                 .await
         }
     });
