@@ -138,6 +138,8 @@ async fn walk(conn: &Connection, kind: Kind, stop: &CancellationToken) -> Result
     };
     let started = Instant::now();
     let done_at_start = cur.done;
+    // Shown from the start, also when a restart finds the backfill already finished.
+    progress(conn, kind, &cur, 0, Duration::ZERO);
     while !cur.finished && !stop.is_cancelled() {
         while conn.control.is_connection_paused(conn.id()) && !stop.is_cancelled() {
             tokio::time::sleep(Duration::from_millis(500)).await;
