@@ -25,7 +25,7 @@ use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 /// Larger bodies are refused with 413 (a thin notification is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -118,7 +118,15 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match r.accept(&connection, &headers, body).await {
+    // The root of the order's trace: the buffered notification carries this span onward.
+    let span = tracing::info_span!(
+        "webhook receive",
+        otel.kind = "server",
+        http.request.method = "POST",
+        http.route = "/webhooks/nopcommerce/{connection}",
+        nopbridge.connection = %connection,
+    );
+    match r.accept(&connection, &headers, body).instrument(span).await {
         Ok((status, outcome)) => {
             r.control.count(
                 "webhooks_accepted",

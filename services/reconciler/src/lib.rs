@@ -23,6 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use write_back::{WriteBack, WriteBackRule};
 
 /// `[service]` settings of the reconciler.
@@ -92,6 +93,17 @@ pub struct LedgerFeed {
 
 impl Handler for LedgerFeed {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+        let span = tracing::info_span!(
+            "ledger write",
+            otel.kind = "client",
+            db.system.name = "postgresql",
+        );
+        self.apply(record).instrument(span).await
+    }
+}
+
+impl LedgerFeed {
+    async fn apply(&self, record: &Record) -> Result<(), HandlerError> {
         let pos = Position {
             topic: &record.topic,
             partition: record.partition,

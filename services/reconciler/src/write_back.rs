@@ -9,7 +9,7 @@
 //! before the row is stored; a crash in between sends it again with the same command id,
 //! and the store target finds the note, payment or status already there.
 use crate::ledger::LedgerError;
-use nopbridge_kafka::{OutgoingRecord, Producer};
+use nopbridge_kafka::{CloudEvent, OutgoingRecord, Producer};
 use nopbridge_model::ids::command_id;
 use nopbridge_proto::{
     commands::v1::{
@@ -216,12 +216,18 @@ impl WriteBack {
                 ..Command::default()
             };
             let payload = cmd.encode_to_vec();
+            // CloudEvents headers and the result's trace (the ledger write's span) carried on.
+            let ce = CloudEvent::protobuf(
+                &id,
+                format!("nopbridge/reconciler/{}/{}", r.tenant_id, r.store_id),
+                "nopbridge.commands.v1.Command",
+            )
+            .with_subject(format!("order/{}", order.order_id));
             self.producer
-                .send(OutgoingRecord::new(
-                    &self.topic,
-                    rule.store_connection.as_bytes(),
-                    &payload,
-                ))
+                .send(
+                    OutgoingRecord::new(&self.topic, rule.store_connection.as_bytes(), &payload)
+                        .event(&ce, None),
+                )
                 .await
                 .map_err(|e| LedgerError::Produce(e.to_string()))?;
             sqlx::query(

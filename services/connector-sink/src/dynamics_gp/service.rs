@@ -22,7 +22,7 @@ use std::{
     time::Duration,
 };
 use tokio::sync::Semaphore;
-use tracing::debug;
+use tracing::{debug, Instrument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpError {
@@ -239,7 +239,8 @@ impl GpService {
         if let Some(s) = &self.secret {
             req = req.bearer_auth(s.expose_secret());
         }
-        let resp = match req.send().await {
+        let span = tracing::info_span!("dynamics gp request", otel.kind = "client");
+        let resp = match req.send().instrument(span).await {
             Ok(r) => r,
             Err(e) => return Outcome::Transient(short(&e)),
         };

@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::{Mutex, Semaphore};
-use tracing::{debug, info};
+use tracing::{debug, info, Instrument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KfError {
@@ -431,7 +431,13 @@ impl KfService {
         if let Some(body) = &req.body {
             b = b.json(body);
         }
-        let resp = match b.send().await {
+        let span = tracing::info_span!(
+            "kashflow request",
+            otel.kind = "client",
+            http.request.method = ?req.method,
+            url.path = %req.path,
+        );
+        let resp = match b.send().instrument(span).await {
             Ok(r) => r,
             Err(e) => return Outcome::Transient(format!("{}: {}", req.path, without_url(&e))),
         };

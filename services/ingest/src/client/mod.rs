@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -145,7 +145,7 @@ impl NopClient {
             ),
         };
         let answer = self
-            .exchange(path, || {
+            .exchange(reqwest::Method::POST, path, || {
                 self.request(reqwest::Method::POST, path).json(&body)
             })
             .await
@@ -185,7 +185,7 @@ impl NopClient {
         loop {
             let token = self.token().await?;
             let answer = self
-                .exchange(path, || {
+                .exchange(reqwest::Method::GET, path, || {
                     self.request(reqwest::Method::GET, path)
                         .query(query)
                         .bearer_auth(token.expose_secret())
@@ -247,7 +247,12 @@ impl NopClient {
 
     /// One request with retries on transient failures. 401 is returned to the caller,
     /// 404 becomes `NotFound`, other 4xx `Rejected`.
-    async fn exchange<F>(&self, path: &str, build: F) -> ApiResult<Exchange>
+    async fn exchange<F>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        build: F,
+    ) -> ApiResult<Exchange>
     where
         F: Fn() -> reqwest::RequestBuilder,
     {
@@ -267,6 +272,13 @@ impl NopClient {
                     let body = resp.bytes().await?;
                     Ok::<_, reqwest::Error>((status, retry_after, body))
                 }
+                .instrument(tracing::info_span!(
+                    "nopcommerce request",
+                    otel.kind = "client",
+                    http.request.method = %method,
+                    url.path = path,
+                    attempt,
+                ))
                 .await
             };
             let (reason, retry_after) = match result {

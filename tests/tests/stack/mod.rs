@@ -1,0 +1,383 @@
+//! The whole pipeline for cross-service tests: a broker, three PostgreSQL databases, the
+//! nopCommerce and QuickBooks emulators (the company set up as the demo mapping expects) and
+//! the four services running in this process on their own topics and consumer groups.
+#![allow(dead_code)]
+use anyhow::{bail, Context, Result};
+use nopbridge_emu_nopcommerce::{self as nop, EmulatorConfig as NopConfig, LiveConfig};
+use nopbridge_emu_quickbooks::{self as qbo, EmulatorConfig as QboConfig};
+use nopbridge_kafka::{ensure_topics, CancellationToken, KafkaConfig, TopicSpec};
+use nopbridge_reconciler::ledger::Ledger;
+use nopbridge_testkit::{unique, Broker, TestDb};
+use serde_json::{json, Value};
+use std::{collections::BTreeMap, future::Future, path::Path, time::Duration};
+use tokio::task::JoinHandle;
+
+/// The store the QuickBooks connection is for.
+pub const STORE: i32 = 1;
+/// The canonical entities ingest writes, in the order of [`Stack::canonical`].
+pub const ENTITIES: [&str; 7] = [
+    "order",
+    "customer",
+    "product",
+    "inventory_level",
+    "payment_transaction",
+    "shipment",
+    "return_request",
+];
+
+pub struct Opts {
+    /// Orders the store is seeded with.
+    pub orders: usize,
+    pub seed: u64,
+    /// Ingest learns of orders only from the store's signed webhooks (no polling, no
+    /// backfill) instead of backfilling and polling.
+    pub webhooks: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self {
+            orders: 0,
+            seed: 2026,
+            webhooks: false,
+        }
+    }
+}
+
+pub struct Stack {
+    pub broker: Broker,
+    pub kafka: KafkaConfig,
+    pub store: nop::RunningEmulator,
+    pub books: qbo::RunningEmulator,
+    pub realm: String,
+    pub qbo_conn: String,
+    pub shop_conn: String,
+    pub canonical: Vec<String>,
+    pub qbo_commands: String,
+    pub store_commands: String,
+    pub dlq_transform: String,
+    pub dlq_sink: String,
+    pub ledger: Ledger,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    _dbs: [TestDb; 3],
+    _dir: tempfile::TempDir,
+}
+
+const WEBHOOK_SECRET: &str = "stack-webhook-secret";
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
+    let p = dir.join(name);
+    std::fs::write(&p, text)?;
+    Ok(p)
+}
+
+/// The part of a service's config every service shares.
+fn common(bootstrap: &str, group: &str, topics: &[String], dlq: &str) -> String {
+    let topics: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
+    format!(
+        "shutdown_deadline_ms = 5000\n[kafka]\nbootstrap_servers = \"{bootstrap}\"\n\
+         [grpc]\nlisten = \"127.0.0.1:0\"\n[consumer]\ngroup_id = \"{group}\"\n\
+         topics = [{}]\ndlq_topic = \"{dlq}\"\nconcurrency = 32\n\
+         [consumer.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 500\n",
+        topics.join(", ")
+    )
+}
+
+fn spawn<F, E>(name: &'static str, f: F) -> JoinHandle<()>
+where
+    F: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        if let Err(e) = f.await {
+            eprintln!("{name} stopped: {e}");
+        }
+    })
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The company setup the demo mapping expects (config/qbo-demo-company.json), made through
+/// the API as an accountant would.
+async fn set_up_company(books: &qbo::RunningEmulator, realm: &str) -> Result<()> {
+    let setup: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/qbo-demo-company.json"
+    ))?)?;
+    let token = books.handle().issue_tokens(realm).access_token;
+    let http = reqwest::Client::new();
+    for entity in ["Account", "PaymentMethod", "Item"] {
+        for mut body in setup[entity].as_array().cloned().unwrap_or_default() {
+            if let Some(name) = body
+                .get("IncomeAccount")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            {
+                let id = books
+                    .handle()
+                    .entities(realm, "Account")
+                    .into_iter()
+                    .find(|a| a["Name"] == name.as_str())
+                    .map(|a| a["Id"].clone())
+                    .with_context(|| format!("account {name}"))?;
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("IncomeAccount");
+                    o.insert("IncomeAccountRef".into(), json!({ "value": id }));
+                }
+            }
+            let r = http
+                .post(format!(
+                    "{}/{}",
+                    books.company_url(realm),
+                    entity.to_ascii_lowercase()
+                ))
+                .bearer_auth(&token)
+                .header("accept", "application/json")
+                .json(&body)
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!(
+                    "setting up {entity} {body}: {} {}",
+                    r.status(),
+                    r.text().await?
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Stack {
+    pub async fn start(opts: Opts) -> Result<Self> {
+        let broker = Broker::start().await?;
+        let kafka = broker.kafka_config();
+        let dbs = [
+            TestDb::create().await?,
+            TestDb::create().await?,
+            TestDb::create().await?,
+        ];
+        let [ingest_db, sink_db, ledger_db] = &dbs;
+        let s = format!("-{}", unique("e2e"));
+        let t = |base: &str| format!("{base}{s}");
+        let webhook_port = free_port()?;
+        let mut store_cfg = NopConfig {
+            seed: opts.seed,
+            orders: opts.orders,
+            live: LiveConfig {
+                orders_per_minute: 0.0,
+                actions_per_minute: 0.0,
+                customers_per_minute: 0.0,
+            },
+            ..NopConfig::default()
+        };
+        if opts.webhooks {
+            store_cfg.webhook.url = Some(format!(
+                "http://127.0.0.1:{webhook_port}/webhooks/nopcommerce/shop-ingest"
+            ));
+            store_cfg.webhook.secret = WEBHOOK_SECRET.into();
+        }
+        let store = nop::spawn(store_cfg).await?;
+        let books = qbo::spawn(QboConfig {
+            time_scale: 60.0,
+            ..QboConfig::default()
+        })
+        .await?;
+        let realm = books.default_realm();
+        let refresh = books.handle().issue_tokens(&realm).refresh_token;
+        set_up_company(&books, &realm).await?;
+
+        let (qbo_conn, shop_conn) = (unique("qbo"), unique("shop"));
+        let canonical: Vec<String> = ENTITIES
+            .iter()
+            .map(|e| t(&format!("canonical.{e}.v1")))
+            .collect();
+        let (qbo_commands, store_commands) = (
+            t("sink.quickbooks_online.commands.v1"),
+            t("sink.nopcommerce.commands.v1"),
+        );
+        let (dlq_transform, dlq_sink) = (t("dlq.transform.v1"), t("dlq.connector_sink.v1"));
+        let mut specs: Vec<TopicSpec> = canonical.iter().map(|c| TopicSpec::new(c, 3)).collect();
+        for topic in [&qbo_commands, &store_commands] {
+            specs.push(TopicSpec::new(topic, 3));
+        }
+        for topic in [&dlq_transform, &dlq_sink] {
+            specs.push(TopicSpec::new(topic, 1));
+        }
+        specs.push(TopicSpec::new(nopbridge_runtime::topics::SINK_RESULTS, 3));
+        ensure_topics(&kafka, &specs).await?;
+
+        let dir = tempfile::tempdir()?;
+        let bootstrap = broker.bootstrap();
+        let mapping = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/mapping/qbo-demo.yaml"
+        ))?
+        .replace(
+            "connection_id: qbo-realm-1",
+            &format!("connection_id: {qbo_conn}"),
+        );
+        let mapping = write(dir.path(), "qbo.yaml", &mapping)?;
+        let sources = if opts.webhooks {
+            "polling = false\n".to_string()
+        } else {
+            "backfill_from = \"2000-01-01T00:00:00Z\"\npoll_interval_ms = 500\nrepoll_interval_ms = 2000\n"
+                .to_string()
+        };
+        let ingest = write(
+            dir.path(),
+            "ingest.toml",
+            &format!(
+                "{}[service]\ndatabase_url = \"{}\"\ntopic_suffix = \"{s}\"\n\
+                 webhook_secret = \"{WEBHOOK_SECRET}\"\nwebhook_listen = \"127.0.0.1:{webhook_port}\"\n\
+                 [[service.connections]]\nid = \"shop-ingest\"\ntenant = \"acme\"\nstore_id = {STORE}\n\
+                 base_url = \"{}\"\nusername = \"admin\"\npassword = \"admin-password\"\n{sources}\
+                 country_codes = {{ 1 = \"US\", 74 = \"FR\", 80 = \"GB\", 81 = \"DE\" }}\n",
+                common(bootstrap, &unique("ingest"), &[t("ingest.notifications.v1")], &t("dlq.ingest.v1")),
+                ingest_db.url,
+                store.base_url(),
+            ),
+        )?;
+        let transform = write(
+            dir.path(),
+            "transform.toml",
+            &format!(
+                "{}[service]\nmapping_files = [\"{}\"]\ncommand_topic_suffix = \"{s}\"\n",
+                common(bootstrap, &unique("transform"), &canonical, &dlq_transform),
+                mapping.display()
+            ),
+        )?;
+        let sink = write(
+            dir.path(),
+            "connector-sink.toml",
+            &format!(
+                "{}[service]\ndatabase_url = \"{}\"\n\
+                 [[service.quickbooks]]\nconnection_id = \"{qbo_conn}\"\nrealm_id = \"{realm}\"\n\
+                 base_url = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"emulator-client\"\n\
+                 client_secret = \"emulator-secret\"\nrefresh_token = \"{refresh}\"\n\
+                 home_currency = \"USD\"\ncreate_missing_items = true\n\
+                 [service.quickbooks.limits]\nwindow_ms = 1000\n\
+                 [service.quickbooks.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 500\nrequest_timeout_ms = 10000\n\
+                 [[service.nopcommerce]]\nconnection_id = \"{shop_conn}\"\nbase_url = \"{}\"\n\
+                 username = \"admin\"\npassword = \"admin-password\"\ninitial_backoff_ms = 20\n",
+                common(bootstrap, &unique("sink"), &[qbo_commands.clone(), store_commands.clone()], &dlq_sink),
+                sink_db.url,
+                books.base_url(),
+                books.token_url(),
+                store.base_url(),
+            ),
+        )?;
+        let mut reconciler_inputs = vec![
+            nopbridge_runtime::topics::SINK_RESULTS.to_string(),
+            dlq_transform.clone(),
+            dlq_sink.clone(),
+            qbo_commands.clone(),
+            store_commands.clone(),
+        ];
+        reconciler_inputs.push(canonical[0].clone());
+        reconciler_inputs.push(canonical[4].clone());
+        let reconciler = write(
+            dir.path(),
+            "reconciler.toml",
+            &format!(
+                "{}[service]\ndatabase_url = \"{}\"\ntopic_suffix = \"{s}\"\n\
+                 [[service.write_back]]\nconnection_id = \"{qbo_conn}\"\nstore_connection = \"{shop_conn}\"\n",
+                common(bootstrap, &unique("reconciler"), &reconciler_inputs, &t("dlq.reconciler.v1")),
+                ledger_db.url,
+            ),
+        )?;
+
+        let stop = CancellationToken::new();
+        let tasks = vec![
+            spawn(
+                "ingest",
+                nopbridge_ingest::run(nopbridge_runtime::config::load(Some(ingest))?, stop.clone()),
+            ),
+            spawn(
+                "transform",
+                nopbridge_transform::run(
+                    nopbridge_runtime::config::load(Some(transform))?,
+                    stop.clone(),
+                ),
+            ),
+            spawn(
+                "connector-sink",
+                nopbridge_connector_sink::run(
+                    nopbridge_runtime::config::load(Some(sink))?,
+                    stop.clone(),
+                ),
+            ),
+            spawn(
+                "reconciler",
+                nopbridge_reconciler::run(
+                    nopbridge_runtime::config::load(Some(reconciler))?,
+                    stop.clone(),
+                ),
+            ),
+        ];
+        let ledger = Ledger::connect(&ledger_db.url).await?;
+        Ok(Self {
+            broker,
+            kafka,
+            store,
+            books,
+            realm,
+            qbo_conn,
+            shop_conn,
+            canonical,
+            qbo_commands,
+            store_commands,
+            dlq_transform,
+            dlq_sink,
+            ledger,
+            stop,
+            tasks,
+            _dbs: dbs,
+            _dir: dir,
+        })
+    }
+
+    /// Sales documents in QuickBooks by DocNumber (SalesReceipt and Invoice).
+    pub fn sales_docs(&self) -> BTreeMap<String, Vec<Value>> {
+        let mut by: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for entity in ["SalesReceipt", "Invoice"] {
+            for mut d in self.books.handle().entities(&self.realm, entity) {
+                let n = d["DocNumber"].as_str().unwrap_or_default().to_string();
+                d["_entity"] = json!(entity.to_ascii_lowercase());
+                by.entry(n).or_default().push(d);
+            }
+        }
+        by
+    }
+
+    /// Stops the four services and waits for them.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Polls `check` until it gives Some, or fails after `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > end {
+            bail!("{what}: not within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
