@@ -12,6 +12,7 @@ const FILES: &[&str] = &[
     "nopbridge/events/v1/return_request.proto",
     "nopbridge/control/v1/control.proto",
     "nopbridge/control/v1/ledger.proto",
+    "nopbridge/control/v1/ingest.proto",
     "nopbridge/commands/v1/commands.proto",
     "nopbridge/commands/v1/results.proto",
 ];

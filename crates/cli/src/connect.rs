@@ -1,7 +1,9 @@
 //! Where the services are, how to reach them, and errors that say what to do when they can't
 //! be reached.
 use clap::Args;
-use nopbridge_proto::control::v1::{control_client::ControlClient, ledger_client::LedgerClient};
+use nopbridge_proto::control::v1::{
+    control_client::ControlClient, ingest_client::IngestClient, ledger_client::LedgerClient,
+};
 use std::{process::ExitCode, time::Duration};
 use thiserror::Error;
 use tonic::{
@@ -123,8 +125,9 @@ impl Interceptor for Token {
     }
 }
 
-pub type Control = ControlClient<InterceptedService<Channel, Token>>;
 pub type LedgerApi = LedgerClient<InterceptedService<Channel, Token>>;
+pub type Control = ControlClient<InterceptedService<Channel, Token>>;
+pub type IngestApi = IngestClient<InterceptedService<Channel, Token>>;
 
 impl Endpoints {
     pub fn url(&self, service: &str) -> Result<&str, CliError> {
@@ -164,6 +167,11 @@ impl Endpoints {
     pub async fn control(&self, service: &str) -> Result<Control, CliError> {
         let (ch, token) = self.channel(service).await?;
         Ok(ControlClient::with_interceptor(ch, token))
+    }
+
+    pub async fn ingest(&self) -> Result<IngestApi, CliError> {
+        let (ch, token) = self.channel("ingest").await?;
+        Ok(IngestClient::with_interceptor(ch, token))
     }
 
     pub async fn ledger(&self) -> Result<LedgerApi, CliError> {

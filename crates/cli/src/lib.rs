@@ -1,5 +1,6 @@
 //! The `nopbridge` CLI: status of every service, ledger queries and order traces, dead letters
-//! and their replay, drift reconciliation, pause and resume, all over the gRPC control API (design.md §6).
+//! and their replay, backfill, drift reconciliation, pause and resume, all over the gRPC control API (design.md §6).
+mod backfill;
 mod connect;
 mod dlq;
 mod ledger;
@@ -39,6 +40,9 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Read the store's orders and customers again from a date (records already ingested
+    /// unchanged emit nothing); shows the progress until done.
+    Backfill(backfill::BackfillArgs),
     /// Drift between the store and the books for orders created in a date range; with
     /// --repair the targets check and correct their documents.
     Reconcile(reconcile::ReconcileArgs),
@@ -85,6 +89,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Dlq {
             command: DlqCommand::Replay { filter, dry_run },
         } => dlq::replay(e, &filter, dry_run).await,
+        Command::Backfill(a) => backfill::run(e, &a).await,
         Command::Reconcile(a) => reconcile::run(e, &a).await,
         Command::Pause(a) => status::pause(e, &a.service, a.connection.as_deref(), true).await,
         Command::Resume(a) => status::pause(e, &a.service, a.connection.as_deref(), false).await,

@@ -72,6 +72,11 @@ impl ControlState {
             .insert(progress.name.clone(), progress);
     }
 
+    /// The long-running work shown in Status, by name.
+    pub fn progress(&self) -> Vec<Progress> {
+        self.inner.progress.read().values().cloned().collect()
+    }
+
     /// Adds to a counter exported on `/metrics` as `nopbridge_<name>_total{labels}`, e.g.
     /// `count("api_calls", &[("target", "quickbooks_online"), ("status", "429")], 1)`.
     pub fn count(&self, name: &'static str, labels: &[(&'static str, &str)], by: u64) {
@@ -147,7 +152,7 @@ impl ControlState {
                 h
             })
             .collect();
-        resp.progress = self.inner.progress.read().values().cloned().collect();
+        resp.progress = self.progress();
         resp
     }
 }

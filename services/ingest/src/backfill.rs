@@ -57,15 +57,26 @@ pub async fn init(conn: &Connection, kind: Kind, newest: &IdCursor) -> Result<()
     let Some(from) = conn.settings.backfill_from else {
         return Ok(());
     };
-    let name = cursor_name(kind);
-    if conn
-        .db
-        .cursor::<BackfillCursor>(conn.id(), &name)
-        .await?
-        .is_some()
-    {
+    if cursor(conn, kind).await?.is_some() {
         return Ok(());
     }
+    plan(conn, kind, from, newest).await
+}
+
+/// The feed's backfill cursor, if a backfill was ever planned.
+pub async fn cursor(conn: &Connection, kind: Kind) -> Result<Option<BackfillCursor>, SyncError> {
+    Ok(conn.db.cursor(conn.id(), &cursor_name(kind)).await?)
+}
+
+/// Plans (or plans again) the feed's backfill from `from` to `newest`: counts what is to do
+/// and stores a fresh cursor.
+pub async fn plan(
+    conn: &Connection,
+    kind: Kind,
+    from: DateTime<Utc>,
+    newest: &IdCursor,
+) -> Result<(), SyncError> {
+    let name = cursor_name(kind);
     let c = &conn.client;
     let to = newest.last_created;
     let (total, next_since) = match (c.dialect(), kind) {
@@ -130,8 +141,13 @@ pub async fn run(conn: Arc<Connection>, stop: CancellationToken) {
     }
 }
 
-/// Walks one feed's backfill page by page until it is finished or `stop`.
-async fn walk(conn: &Connection, kind: Kind, stop: &CancellationToken) -> Result<(), SyncError> {
+/// Walks one feed's backfill page by page until it is finished or `stop` (the benchmark
+/// drives the orders' walk alone with it).
+pub async fn walk(
+    conn: &Connection,
+    kind: Kind,
+    stop: &CancellationToken,
+) -> Result<(), SyncError> {
     let name = cursor_name(kind);
     let Some(mut cur) = conn.db.cursor::<BackfillCursor>(conn.id(), &name).await? else {
         return Ok(());

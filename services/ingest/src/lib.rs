@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod poll;
 pub mod settings;
 pub mod sync;
+pub mod trigger;
 pub mod webhook;
 
 pub use settings::Settings;
@@ -139,14 +140,19 @@ pub async fn run_with(
             tasks.spawn(poll::run(conn.clone(), stop.clone()));
         }
     }
-    let handler = Arc::new(notifications::NotificationHandler::new(registry));
+    let handler = Arc::new(notifications::NotificationHandler::new(registry.clone()));
     let deadline = Duration::from_millis(cfg.shutdown_deadline_ms);
     let mut cfg = cfg;
     if cfg.consumer.dlq_topic.is_none() && !suffix.is_empty() {
         cfg.consumer.dlq_topic = Some(format!("{}{suffix}", topics::dlq("ingest")));
     }
-    let mut parts =
-        ServiceParts::from_config(NAME, NAME, &inputs(suffix), cfg, handler).with_control(control);
+    let token = cfg.grpc.auth_token.clone();
+    let api = trigger::IngestApi::new(registry.clone(), control.clone(), stop.clone());
+    let mut parts = ServiceParts::from_config(NAME, NAME, &inputs(suffix), cfg, handler)
+        .with_control(control)
+        .with_services(Box::new(move |routes| {
+            routes.add_service(api.into_server(token))
+        }));
     parts.topics.extend(outputs(suffix));
     let result = service::run(parts, shutdown).await;
     stop.cancel();

@@ -146,3 +146,20 @@ pub(crate) fn report(conn: &Connection, result: Result<(), &SyncError>) {
         paused: false,
     });
 }
+
+/// Where new-record polling of `kind` stands, which is where a backfill ends: the stored
+/// cursor, or the newest record now for a connection that does not poll. None while a
+/// polling connection has not set its cursors yet (just started).
+pub async fn newest(
+    conn: &Connection,
+    kind: crate::sync::Kind,
+) -> Result<Option<IdCursor>, SyncError> {
+    if !conn.settings.polling {
+        return new::newest(conn, kind, Utc::now()).await.map(Some);
+    }
+    let name = match kind {
+        crate::sync::Kind::Order => new::ORDERS,
+        _ => new::CUSTOMERS,
+    };
+    Ok(conn.db.cursor(conn.id(), name).await?)
+}

@@ -46,7 +46,11 @@ pub async fn init_cursors(conn: &Connection) -> Result<(), SyncError> {
 }
 
 /// The newest order (customer) now.
-async fn newest(conn: &Connection, kind: Kind, now: DateTime<Utc>) -> Result<IdCursor, SyncError> {
+pub(super) async fn newest(
+    conn: &Connection,
+    kind: Kind,
+    now: DateTime<Utc>,
+) -> Result<IdCursor, SyncError> {
     let c = &conn.client;
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
     let records = match (c.dialect(), kind) {
