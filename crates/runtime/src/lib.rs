@@ -6,6 +6,7 @@ pub mod config;
 pub mod contract;
 pub mod control;
 pub mod grpc;
+pub mod meter;
 pub mod metrics;
 pub mod service;
 pub mod shutdown;
@@ -14,3 +15,4 @@ pub mod topics;
 
 pub use config::ConfigError;
 pub use control::ControlState;
+pub use meter::Meter;

@@ -168,8 +168,16 @@ async fn measure(
         "retry": { "throttle_wait_ms": window_ms, "initial_backoff_ms": 20, "max_backoff_ms": 500 },
     }))?;
     let http = reqwest::Client::new();
-    let connector =
-        Arc::new(QboConnector::new(cfg, store.clone(), http, Arc::new(|_, _| {})).await?);
+    let connector = Arc::new(
+        QboConnector::new(
+            cfg,
+            store.clone(),
+            http,
+            Arc::new(|_, _| {}),
+            nopbridge_runtime::Meter::off(),
+        )
+        .await?,
+    );
 
     let order = |n: u64| {
         let who = n % PEOPLE;

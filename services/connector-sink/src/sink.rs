@@ -137,6 +137,7 @@ impl SinkHandler {
                 store: &store,
                 http: &http,
                 health: &health,
+                control: &control,
             };
             for target in TARGETS {
                 for c in (target.connect)(&shared).await? {

@@ -108,6 +108,8 @@ pub struct Shared<'a> {
     pub http: &'a reqwest::Client,
     /// Health reporting for one connection id.
     pub health: &'a (dyn Fn(&'static Target, &str) -> HealthFn + Sync),
+    /// Where connections count their API calls (see [`nopbridge_runtime::Meter`]).
+    pub control: &'a nopbridge_runtime::ControlState,
 }
 
 pub type Connect =

@@ -306,6 +306,7 @@ async fn orders_post_exactly_once_under_faults_and_session_expiry_and_balance_to
         store,
         reqwest::Client::new(),
         Arc::new(|_: nopbridge_proto::control::v1::HealthState, _: &str| {}),
+        nopbridge_runtime::Meter::off(),
     );
     let tee = connector
         .stock_level(4000, "TEE-1")
@@ -401,6 +402,7 @@ session_renew_idle_ms = 300
         store,
         reqwest::Client::new(),
         Arc::new(|_: nopbridge_proto::control::v1::HealthState, _: &str| {}),
+        nopbridge_runtime::Meter::off(),
     );
     assert!(connector.stock_level(4000, "NONE").await?.is_none());
     // Longer than the renewal threshold, and KashFlow's own idle expiry passes meanwhile.

@@ -83,6 +83,24 @@ async fn invalid_grant_disconnects_the_connection_without_a_retry_storm() -> Res
         .map(|(_, n)| n)
         .collect();
     assert_eq!(alerts, [1]);
+    // The same story on /metrics: one refused refresh, the 401 before it, 2xx calls before.
+    let counted = |name: &str, label: (&'static str, &str)| -> u64 {
+        control
+            .counters()
+            .into_iter()
+            .filter(|((n, labels), _)| {
+                *n == name
+                    && labels.contains(&("target", "quickbooks_online".to_string()))
+                    && labels.contains(&("connection", h.connection.clone()))
+                    && labels.contains(&(label.0, label.1.to_string()))
+            })
+            .map(|(_, v)| v)
+            .sum()
+    };
+    assert_eq!(counted("token_refreshes", ("outcome", "refused")), 1);
+    assert!(counted("token_refreshes", ("outcome", "ok")) >= 1);
+    assert_eq!(counted("api_calls", ("status", "401")), 1);
+    assert!(counted("api_calls", ("status", "200")) >= 1);
     let after = h.emu.handle().counters();
     // One refused refresh and the one 401 that led to it: waiting commands call nobody.
     assert_eq!(after.invalid_grants - before.invalid_grants, 1, "{after:?}");

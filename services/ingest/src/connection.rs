@@ -11,11 +11,9 @@ use nopbridge_kafka::Producer;
 use nopbridge_model::Currency;
 use nopbridge_runtime::ControlState;
 use parking_lot::RwLock;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -56,7 +54,8 @@ impl Connection {
             id: settings.id.clone(),
             reason,
         };
-        let client = NopClient::new(&settings).map_err(|e| invalid(e.to_string()))?;
+        let meter = nopbridge_runtime::Meter::new(&control, "nopcommerce", &settings.id);
+        let client = NopClient::new(&settings, meter).map_err(|e| invalid(e.to_string()))?;
         let currency =
             Currency::new(&settings.store_currency).map_err(|e| invalid(e.to_string()))?;
         let emitter = Emitter::new(
@@ -79,7 +78,7 @@ impl Connection {
             ctx,
             control,
             caches: Caches::default(),
-            locks: KeyLocks::new(1024),
+            locks: KeyLocks::new(),
         })
     }
 
@@ -93,7 +92,7 @@ impl Connection {
 
     /// Holds the locks of these entities (so a webhook and a poll of the same record do not
     /// interleave their read-compare-write).
-    pub(crate) async fn lock<'a>(&'a self, keys: &[(&str, i64)]) -> Vec<MutexGuard<'a, ()>> {
+    pub(crate) async fn lock(&self, keys: &[(&'static str, i64)]) -> KeyGuard<'_> {
         self.locks.lock_many(keys).await
     }
 
@@ -103,34 +102,58 @@ impl Connection {
     }
 }
 
-/// Striped async locks keyed by (entity, id).
+/// Async locks keyed exactly by (entity, id): a batch takes all its keys at once or waits
+/// (no lock order to get wrong), and two batches without a common record never wait for
+/// each other (striped locks made unrelated pages wait on a shared stripe).
 struct KeyLocks {
-    stripes: Vec<Mutex<()>>,
+    held: parking_lot::Mutex<HashSet<(&'static str, i64)>>,
+    freed: Notify,
+}
+
+/// Holds a batch's keys; releases them when dropped.
+pub struct KeyGuard<'a> {
+    locks: &'a KeyLocks,
+    keys: Vec<(&'static str, i64)>,
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        {
+            let mut held = self.locks.held.lock();
+            for k in &self.keys {
+                held.remove(k);
+            }
+        }
+        self.locks.freed.notify_waiters();
+    }
 }
 
 impl KeyLocks {
-    fn new(n: usize) -> Self {
+    fn new() -> Self {
         Self {
-            stripes: (0..n.max(1)).map(|_| Mutex::new(())).collect(),
+            held: parking_lot::Mutex::new(HashSet::new()),
+            freed: Notify::new(),
         }
     }
 
-    fn stripe(&self, key: &(&str, i64)) -> usize {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        (h.finish() % self.stripes.len() as u64) as usize
-    }
-
-    /// Takes the stripes in ascending order, each once, so two batches cannot deadlock.
-    async fn lock_many(&self, keys: &[(&str, i64)]) -> Vec<MutexGuard<'_, ()>> {
-        let mut idx: Vec<usize> = keys.iter().map(|k| self.stripe(k)).collect();
-        idx.sort_unstable();
-        idx.dedup();
-        let mut guards = Vec::with_capacity(idx.len());
-        for i in idx {
-            guards.push(self.stripes[i].lock().await);
+    async fn lock_many(&self, keys: &[(&'static str, i64)]) -> KeyGuard<'_> {
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        loop {
+            // Registered before the check, so a release between check and wait is not missed.
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut held = self.held.lock();
+                if keys.iter().all(|k| !held.contains(k)) {
+                    held.extend(keys.iter().copied());
+                    return KeyGuard { locks: self, keys };
+                }
+            }
+            freed.await;
         }
-        guards
     }
 }
 
@@ -174,15 +197,29 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn lock_many_takes_each_stripe_once() {
-        let locks = KeyLocks::new(4);
-        // More keys than stripes: some share one, which must not deadlock.
-        let keys: Vec<(&str, i64)> = (0..20).map(|i| ("order", i)).collect();
-        let guards = locks.lock_many(&keys).await;
-        assert!(guards.len() <= 4);
-        drop(guards);
-        let again =
-            tokio::time::timeout(std::time::Duration::from_secs(5), locks.lock_many(&keys)).await;
-        assert!(again.is_ok(), "released stripes can be taken again");
+    async fn batches_wait_only_for_common_keys() {
+        let locks = KeyLocks::new();
+        let page: Vec<(&str, i64)> = (0..20).map(|i| ("order", i)).collect();
+        let next: Vec<(&str, i64)> = (20..40).map(|i| ("order", i)).collect();
+        let held = locks.lock_many(&page).await;
+        let disjoint =
+            tokio::time::timeout(std::time::Duration::from_secs(5), locks.lock_many(&next)).await;
+        assert!(
+            disjoint.is_ok(),
+            "a batch without common keys does not wait"
+        );
+        drop(disjoint);
+        let common = [("order", 39), ("order", 5), ("order", 5)];
+        let waiting = locks.lock_many(&common);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), waiting.as_mut())
+                .await
+                .is_err(),
+            "a batch sharing a key waits"
+        );
+        drop(held);
+        let taken = tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await;
+        assert!(taken.is_ok(), "released keys can be taken again");
     }
 }

@@ -24,6 +24,8 @@ pub struct LedgerApi {
     ledger: Ledger,
     replayer: std::sync::Arc<Replayer>,
     reconciler: std::sync::Arc<Reconciler>,
+    /// Drift found is counted on /metrics (`nopbridge_drift_found_total{connection,kind}`).
+    control: nopbridge_runtime::ControlState,
 }
 
 fn progress(p: reconcile::Progress) -> ReconcileProgress {
@@ -102,11 +104,16 @@ fn limit(n: u32) -> i64 {
 }
 
 impl LedgerApi {
-    pub fn new(replayer: Replayer, reconciler: Reconciler) -> Self {
+    pub fn new(
+        replayer: Replayer,
+        reconciler: Reconciler,
+        control: nopbridge_runtime::ControlState,
+    ) -> Self {
         Self {
             ledger: replayer.ledger.clone(),
             replayer: std::sync::Arc::new(replayer),
             reconciler: std::sync::Arc::new(reconciler),
+            control,
         }
     }
 
@@ -202,7 +209,7 @@ impl ledger_server::Ledger for LedgerApi {
         });
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let (ptx, mut prx) = tokio::sync::mpsc::channel(16);
-        let reconciler = self.reconciler.clone();
+        let (reconciler, control) = (self.reconciler.clone(), self.control.clone());
         // Runs to the end even if the caller goes away: a repair is never left half-sent.
         tokio::spawn(async move {
             let forward = {
@@ -216,6 +223,15 @@ impl ledger_server::Ledger for LedgerApi {
             let only = Some(q.connection_id.as_str()).filter(|c| !c.is_empty());
             let last = reconciler.run(from, to, q.repair, wait, only, ptx).await;
             let _ = forward.await;
+            if let Ok(report) = &last {
+                for d in &report.drift {
+                    control.count(
+                        "drift_found",
+                        &[("connection", d.connection_id.as_str()), ("kind", d.kind)],
+                        1,
+                    );
+                }
+            }
             let _ = tx
                 .send(
                     last.map(progress)

@@ -16,7 +16,7 @@ use nopbridge_proto::commands::v1::CommandResult;
 use nopbridge_runtime::{
     config::{require_secret, ConfigError, ServiceConfig, Validate},
     service::{self, ServiceError, ServiceParts},
-    topics,
+    topics, ControlState,
 };
 use prost::Message;
 use secrecy::{ExposeSecret, SecretString};
@@ -150,6 +150,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
         .unwrap_or_default();
     let ledger = Ledger::connect(&url).await?;
     let producer = Producer::new(&cfg.kafka).map_err(ServiceError::from)?;
+    let control = ControlState::new(NAME);
     let ledger_api = grpc::LedgerApi::new(
         replay::Replayer {
             ledger: ledger.clone(),
@@ -161,6 +162,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
             kafka: cfg.kafka.clone(),
             producer,
         },
+        control.clone(),
     );
     let token = cfg.grpc.auth_token.clone();
     let write_back = (!cfg.service.write_back.is_empty())
@@ -175,6 +177,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Reconci
         .transpose()?;
     let handler = Arc::new(LedgerFeed { ledger, write_back });
     let parts = ServiceParts::from_config(NAME, "reconciler", &inputs(), cfg, handler)
+        .with_control(control)
         .with_services(Box::new(move |routes| {
             routes.add_service(ledger_api.into_server(token))
         }));

@@ -14,6 +14,8 @@ pub struct TransformHandler {
     producer: Producer,
     dlq: DeadLetter,
     topic_suffix: String,
+    /// Commands out, counted on /metrics (`nopbridge_commands_emitted_total{connection}`).
+    control: nopbridge_runtime::ControlState,
 }
 
 /// `canonical.<entity>.v1` (or a test topic `canonical.<entity>-<suffix>`) → `<entity>`.
@@ -23,12 +25,19 @@ fn entity_of(topic: &str) -> Option<&str> {
 }
 
 impl TransformHandler {
-    pub fn new(mapper: Mapper, producer: Producer, dlq: DeadLetter, topic_suffix: String) -> Self {
+    pub fn new(
+        mapper: Mapper,
+        producer: Producer,
+        dlq: DeadLetter,
+        topic_suffix: String,
+        control: nopbridge_runtime::ControlState,
+    ) -> Self {
         Self {
             mapper: RwLock::new(Arc::new(mapper)),
             producer,
             dlq,
             topic_suffix,
+            control,
         }
     }
 
@@ -92,6 +101,11 @@ impl Handler for TransformHandler {
                         .send(out)
                         .await
                         .map_err(|e| HandlerError::transient(e.to_string()))?;
+                    self.control.count(
+                        "commands_emitted",
+                        &[("connection", cmd.connection_id.as_str())],
+                        1,
+                    );
                 }
                 Err(e) => {
                     let mut ctx = DeadLetterContext::now("transform", e.kind(), e.to_string());

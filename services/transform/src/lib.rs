@@ -46,13 +46,14 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), Transfo
         .dlq_topic
         .clone()
         .unwrap_or_else(|| topics::dlq("transform"));
+    let control = ControlState::new(NAME);
     let handler = Arc::new(TransformHandler::new(
         mapper,
         producer.clone(),
         DeadLetter::new(producer, dlq_topic),
         cfg.service.command_topic_suffix.clone(),
+        control.clone(),
     ));
-    let control = ControlState::new(NAME);
     let (reload_handler, settings) = (handler.clone(), cfg.service.clone());
     control.on_reload(Arc::new(move || {
         let mapper = settings

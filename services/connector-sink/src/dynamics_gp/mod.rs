@@ -29,6 +29,7 @@ use nopbridge_proto::{
     commands::v1::{Command, TargetKind},
     control::v1::HealthState,
 };
+use nopbridge_runtime::Meter;
 use service::GpService;
 use std::sync::Arc;
 
@@ -46,8 +47,10 @@ fn connect<'a>(
         let mut out: Vec<Arc<dyn Connection>> = Vec::new();
         for c in &shared.settings.dynamics_gp {
             let health = (shared.health)(&TARGET, &c.connection_id);
-            let connector = GpConnector::new(c.clone(), shared.store.clone(), shared.http, health)
-                .map_err(|e| SinkError::Http(format!("{}: {e}", c.connection_id)))?;
+            let meter = Meter::new(shared.control, TARGET.name, &c.connection_id);
+            let connector =
+                GpConnector::new(c.clone(), shared.store.clone(), shared.http, health, meter)
+                    .map_err(|e| SinkError::Http(format!("{}: {e}", c.connection_id)))?;
             out.push(Arc::new(connector));
         }
         Ok(out)
@@ -70,8 +73,9 @@ impl GpConnector {
         store: Store,
         http: &reqwest::Client,
         health: HealthFn,
+        meter: Meter,
     ) -> Result<Self, GpError> {
-        let service = GpService::new(http, &cfg)?;
+        let service = GpService::new(http, &cfg, meter)?;
         Ok(Self {
             cfg,
             service,

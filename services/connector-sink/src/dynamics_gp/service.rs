@@ -14,6 +14,7 @@ use super::{
     xml,
 };
 use crate::xref::StoreError;
+use nopbridge_runtime::Meter;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -81,6 +82,7 @@ pub struct GpService {
     retry: GpRetry,
     in_flight: Semaphore,
     pub stats: GpStats,
+    meter: Meter,
 }
 
 enum Outcome {
@@ -93,7 +95,11 @@ enum Outcome {
 
 impl GpService {
     /// Uses `shared` unless the connection brings its own TLS material.
-    pub fn new(shared: &reqwest::Client, cfg: &GpConnectionConfig) -> Result<Self, GpError> {
+    pub fn new(
+        shared: &reqwest::Client,
+        cfg: &GpConnectionConfig,
+        meter: Meter,
+    ) -> Result<Self, GpError> {
         let http = if cfg.client_identity_pem.is_some() || cfg.ca_pem.is_some() {
             let mut b = reqwest::Client::builder().use_rustls_tls();
             if let Some(pem) = &cfg.client_identity_pem {
@@ -125,6 +131,7 @@ impl GpService {
             retry: cfg.retry.clone(),
             in_flight: Semaphore::new(cfg.limits.max_in_flight.max(1)),
             stats: GpStats::default(),
+            meter,
         })
     }
 
@@ -156,6 +163,7 @@ impl GpService {
                 Outcome::Failed(e) => return Err(e),
                 Outcome::Throttled(after) => {
                     self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    self.meter.rate_limit_wait();
                     attempts -= 1;
                     throttled += 1;
                     if throttled > self.retry.max_throttle_waits {
@@ -242,8 +250,12 @@ impl GpService {
         let span = tracing::info_span!("dynamics gp request", otel.kind = "client");
         let resp = match req.send().instrument(span).await {
             Ok(r) => r,
-            Err(e) => return Outcome::Transient(short(&e)),
+            Err(e) => {
+                self.meter.api_call(None);
+                return Outcome::Transient(short(&e));
+            }
         };
+        self.meter.api_call(Some(resp.status().as_u16()));
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()

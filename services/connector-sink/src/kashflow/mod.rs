@@ -26,6 +26,7 @@ use nopbridge_proto::{
     commands::v1::{Command, TargetKind},
     control::v1::HealthState,
 };
+use nopbridge_runtime::Meter;
 use parking_lot::Mutex;
 use service::KfService;
 use std::{collections::HashMap, sync::Arc};
@@ -49,6 +50,7 @@ fn connect<'a>(
                 shared.store.clone(),
                 shared.http.clone(),
                 health,
+                Meter::new(shared.control, TARGET.name, &c.connection_id),
             )));
         }
         Ok(out)
@@ -73,8 +75,9 @@ impl KfConnector {
         store: Store,
         http: reqwest::Client,
         health: HealthFn,
+        meter: Meter,
     ) -> Self {
-        let service = KfService::new(http, &cfg);
+        let service = KfService::new(http, &cfg, meter);
         Self {
             cfg,
             service,

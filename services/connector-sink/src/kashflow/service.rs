@@ -12,6 +12,7 @@
 //!   and `Message`.
 use super::config::{KfConnectionConfig, KfLimits, KfRetry};
 use crate::xref::StoreError;
+use nopbridge_runtime::Meter;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -152,6 +153,7 @@ pub struct KfService {
     in_flight: Semaphore,
     next_slot: parking_lot::Mutex<Instant>,
     pub stats: KfStats,
+    meter: Meter,
 }
 
 enum Outcome {
@@ -164,7 +166,7 @@ enum Outcome {
 }
 
 impl KfService {
-    pub fn new(http: reqwest::Client, cfg: &KfConnectionConfig) -> Self {
+    pub fn new(http: reqwest::Client, cfg: &KfConnectionConfig, meter: Meter) -> Self {
         Self {
             http,
             base: cfg.api_url().to_string(),
@@ -181,6 +183,7 @@ impl KfService {
             in_flight: Semaphore::new(cfg.limits.max_in_flight.max(1)),
             next_slot: parking_lot::Mutex::new(Instant::now()),
             stats: KfStats::default(),
+            meter,
         }
     }
 
@@ -220,7 +223,13 @@ impl KfService {
         let mut tries = 0u32;
         loop {
             tries += 1;
-            match self.login_once().await {
+            let answer = self.login_once().await;
+            self.meter.token_refresh(match &answer {
+                Ok(_) => "ok",
+                Err(LoginError::Refused(_)) => "refused",
+                Err(LoginError::Again(_)) => "failed",
+            });
+            match answer {
                 Ok(t) => {
                     self.stats.logins.fetch_add(1, Ordering::Relaxed);
                     return Ok(t);
@@ -308,11 +317,12 @@ impl KfService {
         if let Some(t) = token {
             b = b.header("authorization", format!("KfToken {t}"));
         }
-        let resp = b
-            .send()
-            .await
-            .map_err(|e| LoginError::Again(without_url(&e)))?;
+        let resp = b.send().await.map_err(|e| {
+            self.meter.api_call(None);
+            LoginError::Again(without_url(&e))
+        })?;
         let status = resp.status().as_u16();
+        self.meter.api_call(Some(status));
         if status == 429 || status >= 500 {
             return Err(LoginError::Again(format!("HTTP {status}")));
         }
@@ -374,6 +384,7 @@ impl KfService {
                 }
                 Outcome::Throttled(after) => {
                     self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    self.meter.rate_limit_wait();
                     attempts -= 1;
                     throttled += 1;
                     if throttled > self.retry.max_throttle_waits {
@@ -439,9 +450,13 @@ impl KfService {
         );
         let resp = match b.send().instrument(span).await {
             Ok(r) => r,
-            Err(e) => return Outcome::Transient(format!("{}: {}", req.path, without_url(&e))),
+            Err(e) => {
+                self.meter.api_call(None);
+                return Outcome::Transient(format!("{}: {}", req.path, without_url(&e)));
+            }
         };
         let status = resp.status().as_u16();
+        self.meter.api_call(Some(status));
         let retry_after = resp
             .headers()
             .get("retry-after")

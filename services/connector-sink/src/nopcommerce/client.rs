@@ -5,6 +5,7 @@
 use super::config::NopConnectionConfig;
 use crate::target::Failure;
 use nopbridge_proto::commands::v1::TargetError;
+use nopbridge_runtime::Meter;
 use parking_lot::Mutex;
 use rand::Rng;
 use reqwest::{Method, StatusCode};
@@ -46,6 +47,7 @@ pub struct NopClient {
     api: String,
     cfg: NopConnectionConfig,
     token: Mutex<Option<SecretString>>,
+    meter: Meter,
 }
 
 /// A call's answer: the body of a 2xx, or the store's refusal.
@@ -59,12 +61,13 @@ pub enum Reply {
 }
 
 impl NopClient {
-    pub fn new(http: reqwest::Client, cfg: NopConnectionConfig) -> Self {
+    pub fn new(http: reqwest::Client, cfg: NopConnectionConfig, meter: Meter) -> Self {
         Self {
             api: format!("{}/api-backend", cfg.base_url.trim_end_matches('/')),
             http,
             cfg,
             token: Mutex::new(None),
+            meter,
         }
     }
 
@@ -157,7 +160,10 @@ impl NopClient {
                 url.path = path,
                 attempt,
             );
-            let (wait, why) = match req.send().instrument(span).await {
+            let answer = req.send().instrument(span).await;
+            self.meter
+                .api_call(answer.as_ref().ok().map(|r| r.status().as_u16()));
+            let (wait, why) = match answer {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after(&resp);
@@ -177,6 +183,9 @@ impl NopClient {
                             })
                         }
                         s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                            if s == StatusCode::TOO_MANY_REQUESTS {
+                                self.meter.rate_limit_wait();
+                            }
                             (retry_after, format!("HTTP {}", s.as_u16()))
                         }
                         s => {
@@ -229,13 +238,22 @@ impl NopClient {
             .send()
             .await
             .map_err(|e| {
+                self.meter.token_refresh("failed");
                 Failure::Transient(TargetError {
                     detail: format!("token request failed: {}", e.without_url()),
                     class: "unavailable".into(),
                     ..TargetError::default()
                 })
             })?;
-        match resp.status() {
+        let status = resp.status();
+        self.meter.token_refresh(if status.is_success() {
+            "ok"
+        } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            "failed"
+        } else {
+            "refused"
+        });
+        match status {
             s if s.is_success() => {
                 #[derive(Deserialize)]
                 struct Token {

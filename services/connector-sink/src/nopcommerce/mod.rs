@@ -28,6 +28,7 @@ use nopbridge_proto::{
     },
     events::v1::OrderStatus,
 };
+use nopbridge_runtime::Meter;
 use reqwest::Method;
 use serde_json::json;
 use std::sync::Arc;
@@ -48,7 +49,11 @@ fn connect<'a>(
             .iter()
             .map(|c| {
                 Arc::new(NopConnector {
-                    client: NopClient::new(shared.http.clone(), c.clone()),
+                    client: NopClient::new(
+                        shared.http.clone(),
+                        c.clone(),
+                        Meter::new(shared.control, TARGET.name, &c.connection_id),
+                    ),
                     id: c.connection_id.clone(),
                 }) as Arc<dyn Connection>
             })

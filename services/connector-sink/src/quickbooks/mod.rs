@@ -29,6 +29,7 @@ use batch::Batcher;
 use futures::future::BoxFuture;
 use limiter::Limiter;
 use nopbridge_proto::commands::v1::{Command, TargetKind};
+use nopbridge_runtime::Meter;
 use oauth::TokenManager;
 use parking_lot::Mutex;
 use secrecy::ExposeSecret;
@@ -49,9 +50,15 @@ fn connect<'a>(
         let mut out: Vec<Arc<dyn Connection>> = Vec::new();
         for c in &shared.settings.quickbooks {
             let health = (shared.health)(&TARGET, &c.connection_id);
-            let connector =
-                QboConnector::new(c.clone(), shared.store.clone(), shared.http.clone(), health)
-                    .await?;
+            let meter = Meter::new(shared.control, TARGET.name, &c.connection_id);
+            let connector = QboConnector::new(
+                c.clone(),
+                shared.store.clone(),
+                shared.http.clone(),
+                health,
+                meter,
+            )
+            .await?;
             out.push(Arc::new(connector));
         }
         Ok(out)
@@ -80,6 +87,7 @@ impl QboConnector {
         store: Store,
         http: reqwest::Client,
         health: HealthFn,
+        meter: Meter,
     ) -> Result<Self, StoreError> {
         if let Some(t) = &cfg.refresh_token {
             store
@@ -87,13 +95,11 @@ impl QboConnector {
                 .await?;
         }
         let oauth = Arc::new(TokenManager::new(
-            cfg.connection_id.clone(),
-            cfg.token_url.clone(),
-            cfg.client_id.clone(),
-            cfg.client_secret.clone(),
+            &cfg,
             http.clone(),
             store.clone(),
             health,
+            meter.clone(),
         ));
         let service = Arc::new(QboService::new(
             http,
@@ -102,6 +108,7 @@ impl QboConnector {
             Arc::new(Limiter::new(&cfg.limits)),
             oauth,
             cfg.retry.clone(),
+            meter,
         ));
         let batcher = Batcher::spawn(service.clone(), cfg.limits.batch_max_items);
         Ok(Self {

@@ -8,6 +8,7 @@ use crate::{
 };
 use base64::Engine;
 use nopbridge_proto::control::v1::HealthState;
+use nopbridge_runtime::Meter;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::Row;
@@ -67,6 +68,7 @@ pub struct TokenManager {
     state: tokio::sync::Mutex<TokenState>,
     disconnected: AtomicBool,
     health: HealthFn,
+    meter: Meter,
 }
 
 /// Refresh this long before the access token's stated expiry.
@@ -74,19 +76,17 @@ const EARLY: Duration = Duration::from_secs(300);
 
 impl TokenManager {
     pub fn new(
-        connection_id: String,
-        token_url: String,
-        client_id: String,
-        client_secret: SecretString,
+        cfg: &super::QboConnectionConfig,
         http: reqwest::Client,
         store: Store,
         health: HealthFn,
+        meter: Meter,
     ) -> Self {
         Self {
-            connection_id,
-            token_url,
-            client_id,
-            client_secret,
+            connection_id: cfg.connection_id.clone(),
+            token_url: cfg.token_url.clone(),
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.clone(),
             http,
             store,
             state: tokio::sync::Mutex::new(TokenState {
@@ -95,6 +95,7 @@ impl TokenManager {
             }),
             disconnected: AtomicBool::new(false),
             health,
+            meter,
         }
     }
 
@@ -185,7 +186,13 @@ impl TokenManager {
             return Err(self.mark_disconnected_in_memory(&detail));
         }
         self.disconnected.store(false, Ordering::Release);
-        match self.call_token_endpoint(&refresh).await {
+        let answer = self.call_token_endpoint(&refresh).await;
+        self.meter.token_refresh(match &answer {
+            Ok(_) => "ok",
+            Err(Refused::Grant(_)) => "refused",
+            Err(Refused::Transient(_)) => "failed",
+        });
+        match answer {
             Ok(t) => {
                 sqlx::query(
                     "UPDATE sink_oauth_tokens SET refresh_token = $2, version = $3, updated_at = now()

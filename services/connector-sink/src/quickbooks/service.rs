@@ -12,6 +12,7 @@ use super::{
     oauth::{OAuthError, TokenManager},
 };
 use crate::xref::StoreError;
+use nopbridge_runtime::Meter;
 use rand::Rng;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -183,6 +184,7 @@ pub struct QboService {
     oauth: Arc<TokenManager>,
     retry: QboRetry,
     pub stats: ServiceStats,
+    meter: Meter,
 }
 
 enum Outcome {
@@ -201,6 +203,7 @@ impl QboService {
         limiter: Arc<Limiter>,
         oauth: Arc<TokenManager>,
         retry: QboRetry,
+        meter: Meter,
     ) -> Self {
         Self {
             http,
@@ -210,6 +213,7 @@ impl QboService {
             oauth,
             retry,
             stats: ServiceStats::default(),
+            meter,
         }
     }
 
@@ -258,6 +262,7 @@ impl QboService {
                 }
                 Outcome::Throttled(after) => {
                     self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    self.meter.rate_limit_wait();
                     attempts -= 1;
                     throttled += 1;
                     if throttled > self.retry.max_throttle_waits {
@@ -346,9 +351,13 @@ impl QboService {
         }
         let resp = match builder.send().await {
             Ok(r) => r,
-            Err(e) => return Outcome::Transient(format!("{}: {}", req.path, without_url(&e))),
+            Err(e) => {
+                self.meter.api_call(None);
+                return Outcome::Transient(format!("{}: {}", req.path, without_url(&e)));
+            }
         };
         let status = resp.status().as_u16();
+        self.meter.api_call(Some(status));
         tracing::Span::current().record("http.response.status_code", status);
         let retry_after = resp
             .headers()

@@ -9,6 +9,7 @@ pub mod official;
 
 use crate::busy::BusyClock;
 use crate::settings::{ConnectionSettings, Dialect};
+use nopbridge_runtime::Meter;
 use parking_lot::RwLock;
 use rand::Rng;
 use reqwest::StatusCode;
@@ -68,6 +69,7 @@ struct Inner {
     initial_backoff: Duration,
     max_backoff: Duration,
     busy: BusyClock,
+    meter: Meter,
 }
 
 /// What one HTTP exchange gave.
@@ -77,7 +79,7 @@ enum Exchange {
 }
 
 impl NopClient {
-    pub fn new(c: &ConnectionSettings) -> Result<Self, ApiError> {
+    pub fn new(c: &ConnectionSettings, meter: Meter) -> Result<Self, ApiError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(c.request_timeout_ms))
             .pool_max_idle_per_host(c.concurrency.max(4))
@@ -97,6 +99,7 @@ impl NopClient {
                 initial_backoff: Duration::from_millis(c.initial_backoff_ms),
                 max_backoff: Duration::from_millis(c.max_backoff_ms),
                 busy: BusyClock::default(),
+                meter,
             }),
         })
     }
@@ -148,13 +151,18 @@ impl NopClient {
             .exchange(reqwest::Method::POST, path, || {
                 self.request(reqwest::Method::POST, path).json(&body)
             })
-            .await
-            .map_err(|e| match e {
-                ApiError::Rejected { status, .. } => {
-                    ApiError::Auth(format!("{path} refused the credentials ({status})"))
-                }
-                other => other,
-            })?;
+            .await;
+        self.inner.meter.token_refresh(match &answer {
+            Ok(Exchange::Body(_)) => "ok",
+            Ok(Exchange::Unauthorized) | Err(ApiError::Rejected { .. }) => "refused",
+            Err(_) => "failed",
+        });
+        let answer = answer.map_err(|e| match e {
+            ApiError::Rejected { status, .. } => {
+                ApiError::Auth(format!("{path} refused the credentials ({status})"))
+            }
+            other => other,
+        })?;
         let Exchange::Body(bytes) = answer else {
             return Err(ApiError::Auth(format!("{path} answered 401")));
         };
@@ -281,6 +289,12 @@ impl NopClient {
                 ))
                 .await
             };
+            self.inner
+                .meter
+                .api_call(result.as_ref().ok().map(|(status, _, _)| status.as_u16()));
+            if matches!(&result, Ok((StatusCode::TOO_MANY_REQUESTS, _, _))) {
+                self.inner.meter.rate_limit_wait();
+            }
             let (reason, retry_after) = match result {
                 Ok((status, _, body)) if status.is_success() => {
                     return Ok(Exchange::Body(body.to_vec()))
