@@ -12,7 +12,7 @@ use crate::client::dto::{RawRecord, Stamp};
 use crate::connection::Connection;
 use crate::poll::IdCursor;
 use crate::settings::Dialect;
-use crate::sync::{Kind, SyncError};
+use crate::sync::{Kind, PreparedBatch, SyncError};
 use chrono::{DateTime, Utc};
 use nopbridge_proto::control::v1::Progress;
 use serde::{Deserialize, Serialize};
@@ -156,27 +156,29 @@ pub async fn walk(
     let done_at_start = cur.done;
     // Shown from the start, also when a restart finds the backfill already finished.
     progress(conn, kind, &cur, 0, Duration::ZERO);
+    // Two pages in flight: while one is sent and stored, the next is listed and fetched. A
+    // page's cursor is stored only once the page is committed, so a crash redoes at most the
+    // two pages (which emit nothing new).
+    let mut committing: Option<(PreparedBatch<'_>, BackfillCursor)> = None;
     while !cur.finished && !stop.is_cancelled() {
         while conn.control.is_connection_paused(conn.id()) && !stop.is_cancelled() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let page = match conn.client.dialect() {
-            Dialect::Official => official_page(conn, kind, &mut cur).await?,
-            Dialect::Community => community_page(conn, kind, &mut cur).await?,
-        };
-        if !page.is_empty() {
-            conn.sync_batch(kind, &page, false).await?;
+        let next = async {
+            let page = match conn.client.dialect() {
+                Dialect::Official => official_page(conn, kind, &mut cur).await?,
+                Dialect::Community => community_page(conn, kind, &mut cur).await?,
+            };
+            let batch = conn.prepare_batch(kind, &page, false).await?;
             cur.done += page.len() as u64;
-        }
-        conn.db.set_cursor(conn.id(), &name, &cur).await?;
-        progress(
-            conn,
-            kind,
-            &cur,
-            cur.done - done_at_start,
-            started.elapsed(),
-        );
+            Ok::<_, SyncError>((batch, cur.clone()))
+        };
+        let previous = commit_page(conn, kind, committing.take(), started, done_at_start);
+        let (next, previous) = tokio::join!(next, previous);
+        previous?;
+        committing = Some(next?);
     }
+    commit_page(conn, kind, committing, started, done_at_start).await?;
     if cur.finished {
         info!(
             connection = conn.id(),
@@ -185,6 +187,31 @@ pub async fn walk(
             "backfill finished"
         );
     }
+    Ok(())
+}
+
+/// Commits a prepared page, then stores the cursor as it was after that page.
+async fn commit_page(
+    conn: &Connection,
+    kind: Kind,
+    page: Option<(PreparedBatch<'_>, BackfillCursor)>,
+    started: Instant,
+    done_at_start: u64,
+) -> Result<(), SyncError> {
+    let Some((batch, cur)) = page else {
+        return Ok(());
+    };
+    conn.commit_batch(batch).await?;
+    conn.db
+        .set_cursor(conn.id(), &cursor_name(kind), &cur)
+        .await?;
+    progress(
+        conn,
+        kind,
+        &cur,
+        cur.done - done_at_start,
+        started.elapsed(),
+    );
     Ok(())
 }
 

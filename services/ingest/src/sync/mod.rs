@@ -118,6 +118,14 @@ impl Prepared {
     }
 }
 
+/// A batch fetched and mapped, holding its records' locks until it is committed (or
+/// dropped).
+pub struct PreparedBatch<'a> {
+    prepared: Vec<Prepared>,
+    pub stats: BatchStats,
+    _guard: crate::connection::KeyGuard<'a>,
+}
+
 /// Totals of a batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BatchStats {
@@ -225,6 +233,25 @@ impl Connection {
         records: &[RawRecord],
         force: bool,
     ) -> Result<BatchStats, SyncError> {
+        let batch = self.prepare_batch(kind, records, force).await?;
+        self.commit_batch(batch).await
+    }
+
+    /// Sends and stores a prepared batch, then releases its records.
+    pub async fn commit_batch(&self, batch: PreparedBatch<'_>) -> Result<BatchStats, SyncError> {
+        self.commit(batch.prepared).await?;
+        Ok(batch.stats)
+    }
+
+    /// The first half of [`Connection::sync_batch`]: takes the records' locks, fetches their
+    /// details (`concurrency` at a time) and maps them; nothing is sent or stored until
+    /// [`Connection::commit_batch`] (the backfill prepares a page while it commits the last).
+    pub async fn prepare_batch(
+        &self,
+        kind: Kind,
+        records: &[RawRecord],
+        force: bool,
+    ) -> Result<PreparedBatch<'_>, SyncError> {
         let mut ids = Vec::with_capacity(records.len());
         let mut stats = BatchStats::default();
         let mut valid = Vec::with_capacity(records.len());
@@ -241,8 +268,8 @@ impl Connection {
                 }
             }
         }
-        let keys: Vec<(&str, i64)> = ids.iter().map(|id| (kind.name(), *id)).collect();
-        let _guards = self.lock(&keys).await;
+        let keys: Vec<(&'static str, i64)> = ids.iter().map(|id| (kind.name(), *id)).collect();
+        let guard = self.lock(&keys).await;
         let id_text: Vec<String> = ids.iter().map(i64::to_string).collect();
         let prev: HashMap<String, Stored> =
             self.db.entities(self.id(), kind.name(), &id_text).await?;
@@ -269,8 +296,11 @@ impl Connection {
         for p in &prepared {
             stats.add(p.outcome.unwrap_or(Outcome::Unchanged));
         }
-        self.commit(prepared).await?;
-        Ok(stats)
+        Ok(PreparedBatch {
+            prepared,
+            stats,
+            _guard: guard,
+        })
     }
 
     async fn fetch_record(&self, kind: Kind, id: i64) -> Result<Option<RawRecord>, SyncError> {
