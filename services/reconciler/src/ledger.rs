@@ -287,7 +287,11 @@ impl Ledger {
                  document_number = COALESCE(EXCLUDED.document_number, sync_ledger.document_number),
                  total_minor = COALESCE(EXCLUDED.total_minor, sync_ledger.total_minor),
                  currency = COALESCE(EXCLUDED.currency, sync_ledger.currency),
-                 status = EXCLUDED.status,
+                 -- The failed result of a command whose dead letter came first (the two
+                 -- topics are read concurrently) leaves it dead-lettered.
+                 status = CASE WHEN EXCLUDED.status = 'failed' AND sync_ledger.status = 'dead_lettered'
+                         AND sync_ledger.last_command_id = EXCLUDED.last_command_id
+                     THEN sync_ledger.status ELSE EXCLUDED.status END,
                  attempts = CASE WHEN sync_ledger.last_command_id = EXCLUDED.last_command_id
                      THEN GREATEST(sync_ledger.attempts, EXCLUDED.attempts)
                      ELSE sync_ledger.attempts + EXCLUDED.attempts END,

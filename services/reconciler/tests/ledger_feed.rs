@@ -257,6 +257,74 @@ async fn a_failed_result_and_its_dead_letter_count_the_attempts_once() -> Result
     Ok(())
 }
 
+#[tokio::test]
+async fn a_dead_letter_read_before_its_failed_result_stays_dead_lettered() -> Result<()> {
+    let db = TestDb::create().await?;
+    let ledger = Ledger::connect(&db.url).await?;
+    let feed = LedgerFeed {
+        ledger: ledger.clone(),
+        write_back: None,
+    };
+    // The reconciler reads the dead-letter and results topics concurrently: here the dead
+    // letter of the command comes first, then its FAILED result.
+    let mut failed = result(3002, ResultStatus::Failed, "", "0");
+    failed.records.clear();
+    let cmd = Command {
+        command_id: failed.command_id.clone(),
+        connection_id: "qbo-1".into(),
+        target: TargetKind::QuickbooksOnline as i32,
+        order: Some(OrderReference {
+            order_id: 3002,
+            order_number: "3002".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    feed.handle(&record(
+        "dlq.connector_sink.v1",
+        1,
+        cmd.encode_to_vec(),
+        vec![
+            ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
+            ("dlq_stage", "connector_sink"),
+            ("dlq_error_class", "validation"),
+            ("dlq_error_message", "the item does not exist"),
+            ("dlq_attempts", "1"),
+        ],
+    ))
+    .await?;
+    feed.handle(&record(
+        "sink.results.v1",
+        1,
+        failed.encode_to_vec(),
+        vec![],
+    ))
+    .await?;
+    let e = ledger
+        .entry(&order_key(3002))
+        .await?
+        .context("order 3002 in ledger")?;
+    assert_eq!(e.status, "dead_lettered", "listed as a dead letter: {e:?}");
+    assert_eq!(e.attempts, 1);
+
+    // A later command for the order that posts replaces the state.
+    let mut posted = result(3002, ResultStatus::Created, "77", "1");
+    posted.command_id = "cmd-3002-replayed".into();
+    feed.handle(&record(
+        "sink.results.v1",
+        2,
+        posted.encode_to_vec(),
+        vec![],
+    ))
+    .await?;
+    let e = ledger
+        .entry(&order_key(3002))
+        .await?
+        .context("order 3002 in ledger")?;
+    assert_eq!(e.status, "posted");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_feeds_the_ledger_and_answers_traces() -> Result<()> {
     use nopbridge_proto::control::v1::{
