@@ -400,3 +400,97 @@ async fn sales_can_post_as_orders_with_deposits() -> Result<()> {
     assert!(sink.dead_letters().await?.is_empty());
     Ok(())
 }
+
+/// A refund from the store's payment event (no customer on it, as the mapping builds it).
+fn refund_without_customer(connection: &str, n: u64, amount: i64) -> Command {
+    use nopbridge_proto::commands::v1::{PostRefund, RefundDocumentKind, TaxDetail, TaxMode};
+    Command {
+        command_id: command_id(connection, n, "post_refund"),
+        connection_id: connection.into(),
+        target: TargetKind::DynamicsGp as i32,
+        tenant_id: "acme".into(),
+        store_id: "uk".into(),
+        source_event_ids: vec![format!("evt-refund-{n}")],
+        order: Some(order_ref(n)),
+        body: Some(Body::PostRefund(PostRefund {
+            kind: RefundDocumentKind::CreditMemo as i32,
+            customer: None,
+            currency: "GBP".into(),
+            lines: vec![nopbridge_proto::commands::v1::DocumentLine {
+                line_number: 1,
+                kind: LineKind::Product as i32,
+                item: Some(ItemRef {
+                    target_item: "REFUND".into(),
+                    name: "REFUND".into(),
+                    ..ItemRef::default()
+                }),
+                description: format!("Refund for order {n}"),
+                quantity: 1,
+                amount: money(amount, "GBP"),
+                tax_amount: money(0, "GBP"),
+                ..Default::default()
+            }],
+            tax: Some(TaxDetail {
+                mode: TaxMode::Vat as i32,
+                total_tax: money(0, "GBP"),
+                ..TaxDetail::default()
+            }),
+            total: money(amount, "GBP"),
+            txn_date: "2026-11-22".into(),
+            original_document_number: order_ref(n).document_number,
+            ..PostRefund::default()
+        })),
+        ..Command::default()
+    }
+}
+
+/// A refund names no customer (the store's payment event carries none): the return goes to
+/// the customer of the order's sale in GP; with no sale in GP it is dead-lettered saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_without_a_customer_is_returned_by_the_sales_customer() -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let (task, stop) = sink.start_sink()?;
+    setup_items(&sink, &emu, &[("TEE-1", 1000), ("MUG-1", 1000)]).await?;
+    let c = sink.connection.clone();
+    let sale = vat_order(&c, TargetKind::DynamicsGp, 1, 5);
+    sink.send(std::slice::from_ref(&sale)).await?;
+    sink.wait_results(3, Duration::from_secs(60)).await?;
+    let refund = refund_without_customer(&c, 1, 1_000);
+    let orphan = refund_without_customer(&c, 2, 500);
+    sink.send(&[refund.clone(), orphan.clone()]).await?;
+    let results = sink.wait_results(5, Duration::from_secs(60)).await?;
+    stop.cancel();
+    task.await?;
+
+    let sold = emu
+        .handle()
+        .sop_document(COMPANY, 3, &doc(&sale))
+        .context("the sale")?;
+    let returns: Vec<Value> = emu
+        .handle()
+        .sop_documents(COMPANY)
+        .into_iter()
+        .filter(|d| d["SOPTYPE"] == 4)
+        .collect();
+    assert_eq!(returns.len(), 1, "{returns:#?}");
+    assert_eq!(
+        returns[0]["header"]["CUSTNMBR"], sold["header"]["CUSTNMBR"],
+        "the return is the sale's customer's"
+    );
+    assert_eq!(header_cents(&returns[0], "DOCAMNT"), Some(1_000));
+    assert_eq!(
+        emu.handle().customers(COMPANY).len(),
+        1,
+        "no customer made up for the refund"
+    );
+    let failed = results
+        .iter()
+        .find(|r| r.command_id == orphan.command_id)
+        .context("the orphan refund's result")?;
+    assert_eq!(failed.status(), ResultStatus::Failed);
+    let e = failed.error.clone().context("error")?;
+    assert!(e.detail.contains("names no customer"), "{e:?}");
+    assert_eq!(sink.dead_letters().await?.len(), 1);
+    Ok(())
+}

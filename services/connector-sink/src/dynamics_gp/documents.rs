@@ -99,9 +99,17 @@ impl GpConnector {
             }
             Some(Body::PostRefund(r)) => {
                 let cref = r.customer.clone().unwrap_or_default();
+                // A refund from a payment event names no customer: it is the sale's customer.
+                let (number, name) = match &r.customer {
+                    None => self.customer_of_sale(cmd, &r.original_document_number).await?,
+                    Some(_) => (
+                        encoder::customer_number(&self.cfg.customer_prefix, &cref.target_code, &cref.store_customer_id, &cref.email),
+                        if cref.display_name.is_empty() { cref.email.clone() } else { cref.display_name.clone() },
+                    ),
+                };
                 let customer = CustomerPlan {
-                    number: encoder::customer_number(&self.cfg.customer_prefix, &cref.target_code, &cref.store_customer_id, &cref.email),
-                    name: if cref.display_name.is_empty() { cref.email.clone() } else { cref.display_name.clone() },
+                    number,
+                    name,
                     email: &cref.email,
                     phone: "",
                     billing: None,
@@ -137,6 +145,44 @@ impl GpConnector {
 
     fn conn(&self) -> &str {
         &self.cfg.connection_id
+    }
+
+    /// Customer number and name of the sale GP holds for the order (`original`, else the
+    /// command's document number).
+    async fn customer_of_sale(
+        &self,
+        cmd: &Command,
+        original: &str,
+    ) -> Result<(String, String), GpError> {
+        let doc = if original.trim().is_empty() {
+            document_number(cmd)?
+        } else {
+            original.trim().to_string()
+        };
+        let number = Fitter::default().key("SOPNUMBE", &doc);
+        let path = format!(
+            "sop/{}/{}",
+            self.cfg.sale_document.soptype(),
+            urlencoding::encode(&number)
+        );
+        let found = self.service.read(&path).await?;
+        let text = |k: &str| {
+            found
+                .as_ref()
+                .and_then(|f| f.get("header"))
+                .and_then(|h| h.get(k))
+                .and_then(Value::as_str)
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let customer = text("CUSTNMBR");
+        if customer.is_empty() {
+            return Err(GpError::invalid(
+                "reference",
+                format!("the refund names no customer and no sale {number} was posted to take it from; post the order's sale first (see its dead letter), then replay"),
+            ));
+        }
+        Ok((customer, text("CUSTNAME")))
     }
 
     fn customer_node(&self, c: &CustomerPlan<'_>, fit: &mut Fitter) -> Node {
