@@ -1,8 +1,13 @@
 //! The whole pipeline for cross-service tests: a broker, three PostgreSQL databases, the
 //! nopCommerce and QuickBooks emulators (the company set up as the demo mapping expects) and
 //! the four services running in this process on their own topics and consumer groups.
+//! With [`Opts::back_offices`] the store's second and third stores are also ingested and
+//! routed to the KashFlow and Dynamics GP emulators (the demo mappings
+//! config/mapping/kashflow-demo.yaml and gp-demo.yaml).
 #![allow(dead_code)]
 use anyhow::{bail, Context, Result};
+use nopbridge_emu_dynamics_gp::{self as gp, EmulatorConfig as GpConfig};
+use nopbridge_emu_kashflow::{self as kf, EmulatorConfig as KfConfig};
 use nopbridge_emu_nopcommerce::{self as nop, EmulatorConfig as NopConfig, LiveConfig};
 use nopbridge_emu_quickbooks::{self as qbo, EmulatorConfig as QboConfig};
 use nopbridge_kafka::{ensure_topics, CancellationToken, KafkaConfig, TopicSpec};
@@ -14,6 +19,16 @@ use tokio::task::JoinHandle;
 
 /// The store the QuickBooks connection is for.
 pub const STORE: i32 = 1;
+/// The store routed to KashFlow (config/mapping/kashflow-demo.yaml) with [`Opts::back_offices`].
+pub const KF_STORE: i32 = 2;
+/// The store routed to Dynamics GP (config/mapping/gp-demo.yaml) with [`Opts::back_offices`].
+pub const GP_STORE: i32 = 3;
+/// The KashFlow emulator's API user (its account).
+pub const KF_USER: &str = "emulator";
+/// The GP company the GP connection posts to.
+pub const GP_COMPANY: &str = "TWO";
+/// What GP has on hand of every store item at the start.
+pub const GP_STOCK: f64 = 100_000.0;
 /// The canonical entities ingest writes, in the order of [`Stack::canonical`].
 pub const ENTITIES: [&str; 7] = [
     "order",
@@ -32,6 +47,12 @@ pub struct Opts {
     /// Ingest learns of orders only from the store's signed webhooks (no polling, no
     /// backfill) instead of backfilling and polling.
     pub webhooks: bool,
+    /// Also ingest stores 2 and 3 and post them to KashFlow and Dynamics GP (their emulators
+    /// in process, see [`BackOffices`]).
+    pub back_offices: bool,
+    /// With `back_offices`: GP has none of one item the UK store sold (the one in the fewest
+    /// paid UK orders), so those orders are refused (eConnect 4776) and dead-lettered.
+    pub gp_short_item: bool,
 }
 
 impl Default for Opts {
@@ -40,8 +61,26 @@ impl Default for Opts {
             orders: 0,
             seed: 2026,
             webhooks: false,
+            back_offices: false,
+            gp_short_item: false,
         }
     }
+}
+
+/// The KashFlow and Dynamics GP side of the stack ([`Opts::back_offices`]).
+pub struct BackOffices {
+    /// KashFlow account [`KF_USER`]: VAT rates 0, 5, 7 and 20 %, 60 emulated seconds per
+    /// real second (its 60-minute idle expiry passes in a minute).
+    pub kashflow: kf::RunningEmulator,
+    pub kf_conn: String,
+    pub kf_commands: String,
+    /// GP company [`GP_COMPANY`] with the store's items ([`GP_STOCK`] each at MAIN) and a
+    /// tax detail for the store's 7 % rate.
+    pub gp: gp::RunningEmulator,
+    pub gp_conn: String,
+    pub gp_commands: String,
+    /// The item GP has none of ([`Opts::gp_short_item`]).
+    pub gp_short_item: Option<String>,
 }
 
 pub struct Stack {
@@ -58,6 +97,7 @@ pub struct Stack {
     pub dlq_transform: String,
     pub dlq_sink: String,
     pub ledger: Ledger,
+    pub back: Option<BackOffices>,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     _dbs: [TestDb; 3],
@@ -153,6 +193,83 @@ async fn set_up_company(books: &qbo::RunningEmulator, realm: &str) -> Result<()>
     Ok(())
 }
 
+/// The item GP should have none of: a stock-managed one (GP checks stock only for inventory
+/// items), sold in the fewest (but some) paid orders of the GP store.
+fn rarest_gp_item(store: &nop::RunningEmulator) -> Option<String> {
+    store.handle().read(|st| {
+        let mut count: BTreeMap<String, usize> = BTreeMap::new();
+        for o in st.orders.iter().filter(|o| {
+            !o.deleted && o.store_id == GP_STORE && [30, 35, 40].contains(&o.payment_status_id)
+        }) {
+            let skus: std::collections::BTreeSet<String> = st
+                .order_items
+                .iter()
+                .filter(|i| i.order_id == o.id)
+                .filter_map(|i| st.products.iter().find(|p| p.id == i.product_id))
+                .filter(|p| p.manage_inventory_method_id != 0 && !p.is_gift_card)
+                .filter_map(|p| p.sku.clone())
+                .collect();
+            for sku in skus {
+                *count.entry(sku.to_uppercase()).or_default() += 1;
+            }
+        }
+        count
+            .into_iter()
+            .min_by_key(|(sku, n)| (*n, sku.clone()))
+            .map(|(sku, _)| sku)
+    })
+}
+
+/// The KashFlow and GP emulators, set up as the demo mappings expect.
+async fn spawn_back_offices(
+    store: &nop::RunningEmulator,
+    short: bool,
+) -> Result<(kf::RunningEmulator, gp::RunningEmulator, Option<String>)> {
+    let kashflow = kf::spawn(KfConfig {
+        time_scale: 60.0,
+        accounts: vec![kf::AccountConfig {
+            username: KF_USER.into(),
+            vat_rates: vec![0.0, 5.0, 7.0, 20.0],
+            ..kf::AccountConfig::default()
+        }],
+        ..KfConfig::default()
+    })
+    .await?;
+    let short_item = if short { rarest_gp_item(store) } else { None };
+    let items: Vec<gp::ItemSeed> = store.handle().read(|st| {
+        st.products
+            .iter()
+            .filter_map(|p| Some((p.sku.clone()?.to_uppercase(), p.name.clone())))
+            .map(|(sku, name)| gp::ItemSeed {
+                quantities: [(
+                    "MAIN".to_string(),
+                    if short_item.as_deref() == Some(sku.as_str()) {
+                        0.0
+                    } else {
+                        GP_STOCK
+                    },
+                )]
+                .into(),
+                itemnmbr: sku,
+                description: name.chars().take(100).collect(),
+                allow_back_orders: false,
+            })
+            .collect()
+    });
+    let mut company = gp::CompanyConfig {
+        name: GP_COMPANY.into(),
+        items,
+        ..gp::CompanyConfig::default()
+    };
+    company.tax_details.push("VAT7R".into());
+    let gp = gp::spawn(GpConfig {
+        companies: vec![company],
+        ..GpConfig::default()
+    })
+    .await?;
+    Ok((kashflow, gp, short_item))
+}
+
 impl Stack {
     pub async fn start(opts: Opts) -> Result<Self> {
         let broker = Broker::start().await?;
@@ -191,8 +308,14 @@ impl Stack {
         let realm = books.default_realm();
         let refresh = books.handle().issue_tokens(&realm).refresh_token;
         set_up_company(&books, &realm).await?;
+        let back_emulators = if opts.back_offices {
+            Some(spawn_back_offices(&store, opts.gp_short_item).await?)
+        } else {
+            None
+        };
 
         let (qbo_conn, shop_conn) = (unique("qbo"), unique("shop"));
+        let (kf_conn, gp_conn) = (unique("kashflow"), unique("gp"));
         let canonical: Vec<String> = ENTITIES
             .iter()
             .map(|e| t(&format!("canonical.{e}.v1")))
@@ -201,9 +324,19 @@ impl Stack {
             t("sink.quickbooks_online.commands.v1"),
             t("sink.nopcommerce.commands.v1"),
         );
+        let (kf_commands, gp_commands) = (
+            t("sink.kashflow.commands.v1"),
+            t("sink.dynamics_gp.commands.v1"),
+        );
+        // The command topics the sink consumes (and the reconciler reads).
+        let mut commands = vec![qbo_commands.clone(), store_commands.clone()];
+        if back_emulators.is_some() {
+            commands.push(kf_commands.clone());
+            commands.push(gp_commands.clone());
+        }
         let (dlq_transform, dlq_sink) = (t("dlq.transform.v1"), t("dlq.connector_sink.v1"));
         let mut specs: Vec<TopicSpec> = canonical.iter().map(|c| TopicSpec::new(c, 3)).collect();
-        for topic in [&qbo_commands, &store_commands] {
+        for topic in &commands {
             specs.push(TopicSpec::new(topic, 3));
         }
         for topic in [&dlq_transform, &dlq_sink] {
@@ -223,35 +356,90 @@ impl Stack {
             &format!("connection_id: {qbo_conn}"),
         );
         let mapping = write(dir.path(), "qbo.yaml", &mapping)?;
+        let mut mappings = vec![mapping];
+        if back_emulators.is_some() {
+            for (file, demo_id, id) in [
+                ("kashflow-demo.yaml", "kashflow-eu-1", &kf_conn),
+                ("gp-demo.yaml", "gp-uk-1", &gp_conn),
+            ] {
+                let text = std::fs::read_to_string(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../config/mapping")
+                        .join(file),
+                )?
+                .replace(
+                    &format!("connection_id: {demo_id}"),
+                    &format!("connection_id: {id}"),
+                );
+                mappings.push(write(dir.path(), file, &text)?);
+            }
+        }
+        let mapping_files: Vec<String> = mappings
+            .iter()
+            .map(|m| format!("\"{}\"", m.display()))
+            .collect();
         let sources = if opts.webhooks {
             "polling = false\n".to_string()
         } else {
             "backfill_from = \"2000-01-01T00:00:00Z\"\npoll_interval_ms = 500\nrepoll_interval_ms = 2000\n"
                 .to_string()
         };
+        let connection = |id: &str, store_id: i32| {
+            format!(
+                "[[service.connections]]\nid = \"{id}\"\ntenant = \"acme\"\nstore_id = {store_id}\n\
+                 base_url = \"{}\"\nusername = \"admin\"\npassword = \"admin-password\"\n{sources}\
+                 country_codes = {{ 1 = \"US\", 74 = \"FR\", 80 = \"GB\", 81 = \"DE\" }}\n",
+                store.base_url(),
+            )
+        };
+        let mut connections = connection("shop-ingest", STORE);
+        if back_emulators.is_some() {
+            connections.push_str(&connection("shop-ingest-eu", KF_STORE));
+            connections.push_str(&connection("shop-ingest-uk", GP_STORE));
+        }
         let ingest = write(
             dir.path(),
             "ingest.toml",
             &format!(
                 "{}[service]\ndatabase_url = \"{}\"\ntopic_suffix = \"{s}\"\n\
                  webhook_secret = \"{WEBHOOK_SECRET}\"\nwebhook_listen = \"127.0.0.1:{webhook_port}\"\n\
-                 [[service.connections]]\nid = \"shop-ingest\"\ntenant = \"acme\"\nstore_id = {STORE}\n\
-                 base_url = \"{}\"\nusername = \"admin\"\npassword = \"admin-password\"\n{sources}\
-                 country_codes = {{ 1 = \"US\", 74 = \"FR\", 80 = \"GB\", 81 = \"DE\" }}\n",
+                 {connections}",
                 common(bootstrap, &unique("ingest"), &[t("ingest.notifications.v1")], &t("dlq.ingest.v1")),
                 ingest_db.url,
-                store.base_url(),
             ),
         )?;
         let transform = write(
             dir.path(),
             "transform.toml",
             &format!(
-                "{}[service]\nmapping_files = [\"{}\"]\ncommand_topic_suffix = \"{s}\"\n",
+                "{}[service]\nmapping_files = [{}]\ncommand_topic_suffix = \"{s}\"\n",
                 common(bootstrap, &unique("transform"), &canonical, &dlq_transform),
-                mapping.display()
+                mapping_files.join(", ")
             ),
         )?;
+        let back_sections = match &back_emulators {
+            None => String::new(),
+            Some((kashflow, gp, _)) => format!(
+                "[[service.kashflow]]\nconnection_id = \"{kf_conn}\"\nbase_url = \"{}\"\n\
+                 username = \"{KF_USER}\"\npassword = \"emulator-password\"\nmemorable_word = \"pineapple\"\n\
+                 home_currency = \"GBP\"\nsales_nominal = 4000\nshipping_nominal = 4905\nother_nominal = 4900\n\
+                 bank_account_id = 1201\n\
+                 [service.kashflow.limits]\nmax_in_flight = 8\n\
+                 [service.kashflow.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 400\nmax_attempts = 8\n\
+                 throttle_wait_ms = 200\nrequest_timeout_ms = 10000\n\
+                 [[service.dynamics_gp]]\nconnection_id = \"{gp_conn}\"\nendpoint = \"{}\"\n\
+                 shared_secret = \"{}\"\nhome_currency = \"GBP\"\n\
+                 currency_ids = {{ USD = \"Z-US$\", EUR = \"Z-EURO\" }}\nsale_document = \"invoice\"\n\
+                 site = \"MAIN\"\nbatch_prefix = \"WEB\"\ncheckbook = \"UPTOWN TRUST\"\n\
+                 tax_details = {{ \"20\" = \"UKVAT20S\", \"5\" = \"UKVAT5S\", \"7\" = \"VAT7R\", \"0\" = \"UKVAT0S\" }}\n\
+                 [service.dynamics_gp.doc_ids]\ninvoice = \"STDINV\"\norder = \"STDORD\"\nreturn = \"STDRTN\"\n\
+                 [service.dynamics_gp.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 400\nmax_attempts = 8\n\
+                 throttle_wait_ms = 200\nrequest_timeout_ms = 10000\n",
+                kashflow.api_url(),
+                gp.econnect_url(GP_COMPANY),
+                gp.handle().shared_secret(),
+            ),
+        };
         let sink = write(
             dir.path(),
             "connector-sink.toml",
@@ -264,8 +452,9 @@ impl Stack {
                  [service.quickbooks.limits]\nwindow_ms = 1000\n\
                  [service.quickbooks.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 500\nrequest_timeout_ms = 10000\n\
                  [[service.nopcommerce]]\nconnection_id = \"{shop_conn}\"\nbase_url = \"{}\"\n\
-                 username = \"admin\"\npassword = \"admin-password\"\ninitial_backoff_ms = 20\n",
-                common(bootstrap, &unique("sink"), &[qbo_commands.clone(), store_commands.clone()], &dlq_sink),
+                 username = \"admin\"\npassword = \"admin-password\"\ninitial_backoff_ms = 20\n\
+                 {back_sections}",
+                common(bootstrap, &unique("sink"), &commands, &dlq_sink),
                 sink_db.url,
                 books.base_url(),
                 books.token_url(),
@@ -276,9 +465,8 @@ impl Stack {
             nopbridge_runtime::topics::SINK_RESULTS.to_string(),
             dlq_transform.clone(),
             dlq_sink.clone(),
-            qbo_commands.clone(),
-            store_commands.clone(),
         ];
+        reconciler_inputs.extend(commands.iter().cloned());
         reconciler_inputs.push(canonical[0].clone());
         reconciler_inputs.push(canonical[4].clone());
         let reconciler = write(
@@ -286,9 +474,17 @@ impl Stack {
             "reconciler.toml",
             &format!(
                 "{}[service]\ndatabase_url = \"{}\"\ntopic_suffix = \"{s}\"\n\
-                 [[service.write_back]]\nconnection_id = \"{qbo_conn}\"\nstore_connection = \"{shop_conn}\"\n",
+                 [[service.write_back]]\nconnection_id = \"{qbo_conn}\"\nstore_connection = \"{shop_conn}\"\n{}",
                 common(bootstrap, &unique("reconciler"), &reconciler_inputs, &t("dlq.reconciler.v1")),
                 ledger_db.url,
+                if back_emulators.is_some() {
+                    format!(
+                        "[[service.write_back]]\nconnection_id = \"{kf_conn}\"\nstore_connection = \"{shop_conn}\"\n\
+                         [[service.write_back]]\nconnection_id = \"{gp_conn}\"\nstore_connection = \"{shop_conn}\"\n"
+                    )
+                } else {
+                    String::new()
+                },
             ),
         )?;
 
@@ -321,6 +517,15 @@ impl Stack {
             ),
         ];
         let ledger = Ledger::connect(&ledger_db.url).await?;
+        let back = back_emulators.map(|(kashflow, gp, gp_short_item)| BackOffices {
+            kashflow,
+            kf_conn,
+            kf_commands,
+            gp,
+            gp_conn,
+            gp_commands,
+            gp_short_item,
+        });
         Ok(Self {
             broker,
             kafka,
@@ -335,6 +540,7 @@ impl Stack {
             dlq_transform,
             dlq_sink,
             ledger,
+            back,
             stop,
             tasks,
             _dbs: dbs,
