@@ -29,6 +29,8 @@ pub const KF_USER: &str = "emulator";
 pub const GP_COMPANY: &str = "TWO";
 /// What GP has on hand of every store item at the start.
 pub const GP_STOCK: f64 = 100_000.0;
+/// The four services, by the name of their binary (`nopbridge-<name>`).
+pub const SERVICES: [&str; 4] = ["ingest", "transform", "connector-sink", "reconciler"];
 /// The canonical entities ingest writes, in the order of [`Stack::canonical`].
 pub const ENTITIES: [&str; 7] = [
     "order",
@@ -53,6 +55,12 @@ pub struct Opts {
     /// With `back_offices`: GP has none of one item the UK store sold (the one in the fewest
     /// paid UK orders), so those orders are refused (eConnect 4776) and dead-lettered.
     pub gp_short_item: bool,
+    /// Run the services as processes from this directory (`nopbridge-<service>` binaries,
+    /// e.g. target/release) instead of in this process (the pipeline bench measures their
+    /// memory).
+    pub processes: Option<std::path::PathBuf>,
+    /// QuickBooks without rate limits, on both sides (the emulator's and the sink's pacing).
+    pub unthrottled: bool,
 }
 
 impl Default for Opts {
@@ -63,6 +71,8 @@ impl Default for Opts {
             webhooks: false,
             back_offices: false,
             gp_short_item: false,
+            processes: None,
+            unthrottled: false,
         }
     }
 }
@@ -100,6 +110,8 @@ pub struct Stack {
     pub back: Option<BackOffices>,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// With [`Opts::processes`]: the services' processes.
+    children: Vec<(&'static str, tokio::process::Child)>,
     _dbs: [TestDb; 3],
     _dir: tempfile::TempDir,
 }
@@ -300,11 +312,12 @@ impl Stack {
             store_cfg.webhook.secret = WEBHOOK_SECRET.into();
         }
         let store = nop::spawn(store_cfg).await?;
-        let books = qbo::spawn(QboConfig {
+        let mut books_cfg = QboConfig {
             time_scale: 60.0,
             ..QboConfig::default()
-        })
-        .await?;
+        };
+        books_cfg.limits.enabled = !opts.unthrottled;
+        let books = qbo::spawn(books_cfg).await?;
         let realm = books.default_realm();
         let refresh = books.handle().issue_tokens(&realm).refresh_token;
         set_up_company(&books, &realm).await?;
@@ -440,6 +453,11 @@ impl Stack {
                 gp.handle().shared_secret(),
             ),
         };
+        let sink_limits = if opts.unthrottled {
+            "requests_per_minute = 1000000\nbatch_calls_per_minute = 1000000\nmax_in_flight = 64\n"
+        } else {
+            ""
+        };
         let sink = write(
             dir.path(),
             "connector-sink.toml",
@@ -449,7 +467,7 @@ impl Stack {
                  base_url = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"emulator-client\"\n\
                  client_secret = \"emulator-secret\"\nrefresh_token = \"{refresh}\"\n\
                  home_currency = \"USD\"\ncreate_missing_items = true\n\
-                 [service.quickbooks.limits]\nwindow_ms = 1000\n\
+                 [service.quickbooks.limits]\nwindow_ms = 1000\n{sink_limits}\
                  [service.quickbooks.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 500\nrequest_timeout_ms = 10000\n\
                  [[service.nopcommerce]]\nconnection_id = \"{shop_conn}\"\nbase_url = \"{}\"\n\
                  username = \"admin\"\npassword = \"admin-password\"\ninitial_backoff_ms = 20\n\
@@ -489,33 +507,64 @@ impl Stack {
         )?;
 
         let stop = CancellationToken::new();
-        let tasks = vec![
-            spawn(
-                "ingest",
-                nopbridge_ingest::run(nopbridge_runtime::config::load(Some(ingest))?, stop.clone()),
-            ),
-            spawn(
-                "transform",
-                nopbridge_transform::run(
-                    nopbridge_runtime::config::load(Some(transform))?,
-                    stop.clone(),
-                ),
-            ),
-            spawn(
-                "connector-sink",
-                nopbridge_connector_sink::run(
-                    nopbridge_runtime::config::load(Some(sink))?,
-                    stop.clone(),
-                ),
-            ),
-            spawn(
-                "reconciler",
-                nopbridge_reconciler::run(
-                    nopbridge_runtime::config::load(Some(reconciler))?,
-                    stop.clone(),
-                ),
-            ),
+        let (mut tasks, mut children) = (Vec::new(), Vec::new());
+        let configs = [
+            ("ingest", ingest),
+            ("transform", transform),
+            ("connector-sink", sink),
+            ("reconciler", reconciler),
         ];
+        if let Some(bins) = &opts.processes {
+            for (name, config) in configs {
+                let log = std::fs::File::create(dir.path().join(format!("{name}.log")))?;
+                let child = tokio::process::Command::new(bins.join(format!("nopbridge-{name}")))
+                    .arg("--config")
+                    .arg(&config)
+                    .stdout(log.try_clone()?)
+                    .stderr(log)
+                    .kill_on_drop(true)
+                    .spawn()
+                    .with_context(|| format!("starting nopbridge-{name}"))?;
+                children.push((name, child));
+            }
+        } else {
+            let load = |name: &str| {
+                configs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, c)| c.clone())
+            };
+            tasks = vec![
+                spawn(
+                    "ingest",
+                    nopbridge_ingest::run(
+                        nopbridge_runtime::config::load(load("ingest"))?,
+                        stop.clone(),
+                    ),
+                ),
+                spawn(
+                    "transform",
+                    nopbridge_transform::run(
+                        nopbridge_runtime::config::load(load("transform"))?,
+                        stop.clone(),
+                    ),
+                ),
+                spawn(
+                    "connector-sink",
+                    nopbridge_connector_sink::run(
+                        nopbridge_runtime::config::load(load("connector-sink"))?,
+                        stop.clone(),
+                    ),
+                ),
+                spawn(
+                    "reconciler",
+                    nopbridge_reconciler::run(
+                        nopbridge_runtime::config::load(load("reconciler"))?,
+                        stop.clone(),
+                    ),
+                ),
+            ];
+        }
         let ledger = Ledger::connect(&ledger_db.url).await?;
         let back = back_emulators.map(|(kashflow, gp, gp_short_item)| BackOffices {
             kashflow,
@@ -543,6 +592,7 @@ impl Stack {
             back,
             stop,
             tasks,
+            children,
             _dbs: dbs,
             _dir: dir,
         })
@@ -561,11 +611,22 @@ impl Stack {
         by
     }
 
+    /// The services' process ids (with [`Opts::processes`]).
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.children
+            .iter()
+            .filter_map(|(name, c)| Some((name.to_string(), c.id()?)))
+            .collect()
+    }
+
     /// Stops the four services and waits for them.
     pub async fn shutdown(self) {
         self.stop.cancel();
         for t in self.tasks {
             let _ = t.await;
+        }
+        for (_, mut c) in self.children {
+            let _ = c.kill().await;
         }
     }
 }

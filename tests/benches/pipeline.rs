@@ -1,0 +1,426 @@
+//! The pipeline bench (issue 6): the four services as release processes between the
+//! nopCommerce emulator and an unthrottled QuickBooks emulator (both in this process), on a
+//! local tansu (or `KAFKA_BOOTSTRAP_SERVERS`) and PostgreSQL.
+//!
+//! 1. Throughput: the store's history (`BENCH_ORDERS`, default 2000) backfilled and posted;
+//!    paid orders per second from the services' start to the last document, next to the
+//!    broker's raw pass-through over the same four stages (a producer, two relays and a
+//!    consumer, the same message count and size) in the same run. Target: at least 25 %.
+//! 2. Latency: orders placed at `BENCH_RATE` per second (default 100) for `BENCH_SECONDS`
+//!    (default 20), each announced by the store's webhook; from placement to the sink's
+//!    result for its document (p50, p99). Target: p99 under 250 ms.
+//! 3. Resident memory of each service: idle (started, nothing to do) and the peak under load.
+//!    Targets: under 30 MB idle and 150 MB under load.
+//!
+//! `cargo build --release --bins && cargo bench -p nopbridge-tests --bench pipeline`
+#[path = "../tests/stack/mod.rs"]
+mod stack;
+
+use anyhow::{bail, Context, Result};
+use futures::{stream::FuturesUnordered, StreamExt};
+use nopbridge_emu_nopcommerce::{model::PaymentStatus, AddressInput, PlaceOrder, PlaceOrderItem};
+use nopbridge_kafka::{
+    ensure_topics, run_consumer, CancellationToken, ConsumerConfig, ConsumerHandle, Handler,
+    HandlerError, KafkaConfig, OutgoingRecord, Producer, Record, TopicSpec,
+};
+use nopbridge_proto::commands::v1::CommandResult;
+use nopbridge_testkit::unique;
+use prost::Message;
+use stack::{Opts, Stack, STORE};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// nopCommerce PaymentStatus ids that mean the money was taken: Paid, PartiallyRefunded, Refunded.
+const TAKEN: [i32; 3] = [30, 35, 40];
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// target/release, where `cargo build --release --bins` put the services.
+fn bin_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("the bench's directory")?
+        .to_path_buf();
+    for svc in stack::SERVICES {
+        let bin = dir.join(format!("nopbridge-{svc}"));
+        if !bin.exists() {
+            bail!(
+                "{} is missing: build the services first (cargo build --release --bins)",
+                bin.display()
+            );
+        }
+    }
+    Ok(dir)
+}
+
+/// Resident set size of a process in bytes (Linux).
+fn rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Samples every service's RSS until stopped; keeps the peak per service.
+struct RssSampler {
+    peaks: Arc<parking_lot::Mutex<BTreeMap<String, u64>>>,
+    stop: CancellationToken,
+}
+
+impl RssSampler {
+    fn start(pids: Vec<(String, u32)>) -> Self {
+        let peaks: Arc<parking_lot::Mutex<BTreeMap<String, u64>>> = Arc::default();
+        let stop = CancellationToken::new();
+        let (p, s) = (peaks.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !s.is_cancelled() {
+                for (name, pid) in &pids {
+                    if let Some(r) = rss(*pid) {
+                        let mut peaks = p.lock();
+                        let e = peaks.entry(name.clone()).or_default();
+                        *e = (*e).max(r);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        Self { peaks, stop }
+    }
+
+    fn finish(self) -> BTreeMap<String, u64> {
+        self.stop.cancel();
+        let peaks = self.peaks.lock().clone();
+        peaks
+    }
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Forwards every record to `to` (or only counts it when `to` is None): one stage of the raw
+/// pass-through, on the same consumer loop the services use.
+struct Relay {
+    to: Option<String>,
+    producer: Producer,
+    seen: AtomicU64,
+}
+
+impl Handler for Relay {
+    async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+        if let Some(to) = &self.to {
+            self.producer
+                .send(OutgoingRecord::new(
+                    to,
+                    record.key.as_deref().unwrap_or_default(),
+                    record.payload(),
+                ))
+                .await
+                .map_err(|e| HandlerError::transient(e.to_string()))?;
+        }
+        self.seen.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// `n` messages of `size` bytes through a producer, two relays and a counting consumer (the
+/// four services' places); the time from the first send to the last count.
+async fn raw_pass_through(kafka: &KafkaConfig, n: usize, size: usize) -> Result<Duration> {
+    let topics: Vec<String> = (0..3).map(|i| unique(&format!("bench.hop{i}"))).collect();
+    let specs: Vec<TopicSpec> = topics.iter().map(|t| TopicSpec::new(t, 3)).collect();
+    ensure_topics(kafka, &specs).await?;
+    let stop = CancellationToken::new();
+    let mut stages = Vec::new();
+    for (i, from) in topics.iter().enumerate() {
+        let relay = Arc::new(Relay {
+            to: topics.get(i + 1).cloned(),
+            producer: Producer::new(kafka)?,
+            seen: AtomicU64::new(0),
+        });
+        let mut cfg = ConsumerConfig::new(unique("bench-relay"), vec![from.clone()], "bench");
+        cfg.concurrency = 32;
+        let (kafka, handler, stop, producer) = (
+            kafka.clone(),
+            relay.clone(),
+            stop.clone(),
+            Producer::new(kafka)?,
+        );
+        tokio::spawn(async move {
+            let handle = ConsumerHandle::new(&cfg.group_id);
+            run_consumer(&kafka, cfg, handler, producer, handle, stop).await
+        });
+        stages.push(relay);
+    }
+    let last = stages.last().context("stages")?.clone();
+    let payload = vec![7u8; size];
+    let producer = Producer::new(kafka)?;
+    let start = Instant::now();
+    let mut inflight = FuturesUnordered::new();
+    for i in 0..n {
+        let (p, t, pl) = (producer.clone(), topics[0].clone(), payload.clone());
+        inflight.push(async move {
+            p.send(OutgoingRecord::new(
+                &t,
+                format!("k{}", i % 1000).as_bytes(),
+                &pl,
+            ))
+            .await
+        });
+        if inflight.len() >= 1000 {
+            if let Some(r) = inflight.next().await {
+                r?;
+            }
+        }
+    }
+    while let Some(r) = inflight.next().await {
+        r?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while (last.seen.load(Ordering::Relaxed) as usize) < n {
+        if Instant::now() > deadline {
+            bail!(
+                "raw pass-through: {} of {n} within 600 s",
+                last.seen.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = start.elapsed();
+    stop.cancel();
+    Ok(took)
+}
+
+/// Collects the sink's results of one connection: order id → completion time.
+struct Results {
+    connection: String,
+    done: parking_lot::Mutex<HashMap<i64, chrono::DateTime<chrono::Utc>>>,
+}
+
+impl Handler for Results {
+    async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+        let Ok(r) = CommandResult::decode(record.payload()) else {
+            return Ok(());
+        };
+        if r.connection_id != self.connection {
+            return Ok(());
+        }
+        let (Some(order), Some(at)) = (r.order.as_ref(), r.completed_at.as_ref()) else {
+            return Ok(());
+        };
+        let at = chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0))
+            .unwrap_or_default();
+        // The first result of an order is its document's.
+        self.done.lock().entry(order.order_id).or_insert(at);
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
+    let orders: usize = env_or("BENCH_ORDERS", 2000);
+    let stack = Stack::start(Opts {
+        orders,
+        processes: Some(bins.to_path_buf()),
+        unthrottled: true,
+        ..Opts::default()
+    })
+    .await?;
+    let started = Instant::now();
+    let sampler = RssSampler::start(stack.pids());
+    let expected = stack.store.handle().read(|st| {
+        st.orders
+            .iter()
+            .filter(|o| !o.deleted && o.store_id == STORE && TAKEN.contains(&o.payment_status_id))
+            .count()
+    });
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let posted = stack.sales_docs().len();
+        if posted >= expected {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("{posted} of {expected} orders posted within 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = started.elapsed();
+    let peaks = sampler.finish();
+    let pipeline = expected as f64 / took.as_secs_f64();
+    // The same count of messages the size of a canonical order event, through four stages.
+    let raw = raw_pass_through(&stack.kafka, expected, 1024).await?;
+    let raw_rate = expected as f64 / raw.as_secs_f64();
+    println!(
+        "throughput: {orders} store orders, {expected} paid ones posted in {took:.2?} → {pipeline:.0} orders/s; \
+         raw pass-through over four stages: {raw_rate:.0} msgs/s ({raw:.2?}); pipeline / raw: {:.0} % (target ≥ 25 %)",
+        100.0 * pipeline / raw_rate
+    );
+    stack.shutdown().await;
+    Ok((pipeline, raw_rate, peaks))
+}
+
+async fn latency(
+    bins: &Path,
+) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+    let rate: f64 = env_or("BENCH_RATE", 100.0);
+    let seconds: f64 = env_or("BENCH_SECONDS", 20.0);
+    let stack = Stack::start(Opts {
+        webhooks: true,
+        processes: Some(bins.to_path_buf()),
+        unthrottled: true,
+        ..Opts::default()
+    })
+    .await?;
+    let results = Arc::new(Results {
+        connection: stack.qbo_conn.clone(),
+        done: parking_lot::Mutex::default(),
+    });
+    let stop = CancellationToken::new();
+    {
+        let mut cfg = ConsumerConfig::new(
+            unique("bench-results"),
+            vec![nopbridge_runtime::topics::SINK_RESULTS.to_string()],
+            "bench",
+        );
+        cfg.concurrency = 32;
+        let (kafka, handler, stop, producer) = (
+            stack.kafka.clone(),
+            results.clone(),
+            stop.clone(),
+            Producer::new(&stack.kafka)?,
+        );
+        tokio::spawn(async move {
+            let handle = ConsumerHandle::new(&cfg.group_id);
+            run_consumer(&kafka, cfg, handler, producer, handle, stop).await
+        });
+    }
+    // Idle: the services are up with nothing to do.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle: BTreeMap<String, u64> = stack
+        .pids()
+        .into_iter()
+        .filter_map(|(name, pid)| Some((name, rss(pid)?)))
+        .collect();
+    let sampler = RssSampler::start(stack.pids());
+
+    let h = stack.store.handle().clone();
+    let (customers, products) = h.read(|st| {
+        let customers: Vec<i32> = st
+            .customers
+            .iter()
+            .filter(|c| !c.deleted && c.email.is_some())
+            .map(|c| c.id)
+            .take(50)
+            .collect();
+        let products: Vec<i32> = st
+            .products
+            .iter()
+            .filter(|p| p.published && !p.deleted && p.stock_quantity > 1000)
+            .map(|p| p.id)
+            .take(20)
+            .collect();
+        (customers, products)
+    });
+    if customers.is_empty() || products.is_empty() {
+        bail!("the store has no customers or no products in stock to order");
+    }
+    let count = (rate * seconds) as usize;
+    let every = Duration::from_secs_f64(1.0 / rate);
+    let mut placed: HashMap<i64, chrono::DateTime<chrono::Utc>> = HashMap::new();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for i in 0..count {
+        tick.tick().await;
+        let mut order = PlaceOrder::new(
+            STORE,
+            customers[i % customers.len()],
+            vec![PlaceOrderItem::new(products[i % products.len()], 1)],
+        );
+        order.payment_status = PaymentStatus::Paid;
+        order.payment_method = "Payments.Manual".into();
+        order.billing_address = Some(AddressInput {
+            first_name: Some("Bench".into()),
+            last_name: Some(format!("Buyer {i}")),
+            email: Some(format!("bench{i}@example.com")),
+            country_id: Some(1),
+            city: Some("Boston".into()),
+            address1: Some("1 Harbor St".into()),
+            zip_postal_code: Some("02110".into()),
+            ..AddressInput::default()
+        });
+        let now = chrono::Utc::now();
+        let id = h.place_order(&order)?;
+        placed.insert(i64::from(id), now);
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while results.done.lock().len() < placed.len() {
+        if Instant::now() > deadline {
+            bail!(
+                "{} of {} orders posted within 300 s of the last placement",
+                results.done.lock().len(),
+                placed.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let load = sampler.finish();
+    stop.cancel();
+    let done = results.done.lock().clone();
+    let mut ms: Vec<f64> = placed
+        .iter()
+        .filter_map(|(id, at)| Some((*done.get(id)? - *at).num_microseconds()? as f64 / 1000.0))
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "latency: {} orders at {rate}/s, webhook to posted: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (target p99 < 250 ms)",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(f64::NAN)
+    );
+    stack.shutdown().await;
+    Ok((ms, idle, load))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let bins = bin_dir()?;
+    let (_, _, backfill_peak) = throughput(&bins).await?;
+    let (_, idle, load) = latency(&bins).await?;
+    println!("resident memory per service (targets: idle < 30 MB, under load < 150 MB):");
+    for svc in stack::SERVICES {
+        let peak = backfill_peak
+            .get(svc)
+            .copied()
+            .unwrap_or(0)
+            .max(load.get(svc).copied().unwrap_or(0));
+        println!(
+            "  {svc:<15} idle {:>6.1} MB   peak under load {:>6.1} MB",
+            mb(idle.get(svc).copied().unwrap_or(0)),
+            mb(peak)
+        );
+    }
+    Ok(())
+}
