@@ -100,9 +100,42 @@ start_bg() {
   PIDS+=("$!")
 }
 
-# The demo: emulators for the store and QuickBooks, the broker, and the four services wired
-# like production, each from its own config file under $STACK_DIR/config.
+# The demo: emulators for the store and its three back offices (QuickBooks Online for store 1,
+# KashFlow for store 2, Dynamics GP for store 3; config/mapping/*-demo.yaml), the broker, and
+# the four services wired like production, each from its own config file under $STACK_DIR/config.
 DEMO_NOP=18081 DEMO_WEBHOOK=18090 DEMO_QBO=18089 DEMO_REALM=9341452248471234
+DEMO_KF=18091 DEMO_GP=18092 DEMO_GP_SECRET=demo-gp-shared-secret
+
+# write_back_office_configs: the KashFlow account and the GP company as the demo mappings
+# expect them (VAT rates; tax details, and the store's items with stock, since GP refuses a
+# sale of an item it has none of: the store's catalogue is SKU-00001 ... SKU-00060).
+write_back_office_configs() {
+  local dir="$STACK_DIR/config"
+  mkdir -p "$dir"
+  cat >"$dir/kashflow-emulator.toml" <<EOF
+port = $DEMO_KF
+[[accounts]]
+username = "demo"
+password = "demo-password"
+memorable_word = "pineapple"
+company_name = "Acme Trading (EU) Ltd"
+vat_rates = [0.0, 5.0, 7.0, 20.0]
+EOF
+  {
+    cat <<EOF
+port = $DEMO_GP
+[auth]
+shared_secret = "$DEMO_GP_SECRET"
+[[companies]]
+name = "TWO"
+tax_details = ["UKVAT20S", "UKVAT5S", "UKVAT0S", "VAT7R"]
+EOF
+    local i
+    for i in $(seq 1 "${DEMO_PRODUCTS:-60}"); do
+      printf '[[companies.items]]\nitemnmbr = "SKU-%05d"\ndescription = "Store item %d"\nquantities = { MAIN = 100000.0 }\n' "$i" "$i"
+    done
+  } >"$dir/gp-emulator.toml"
+}
 
 write_demo_configs() {
   local dir="$STACK_DIR/config" refresh="$1"
@@ -130,6 +163,10 @@ password = "admin-password"
 store_currency = "USD"
 poll_interval_ms = 5000
 repoll_interval_ms = 15000
+$(for store in 2 3; do printf '%s\n' "[[service.connections]]" "id = \"shop-$store\"" "tenant = \"acme\"" \
+    "store_id = $store" "dialect = \"official\"" "base_url = \"http://127.0.0.1:$DEMO_NOP\"" \
+    "username = \"admin\"" "password = \"admin-password\"" "store_currency = \"USD\"" \
+    "poll_interval_ms = 5000" "repoll_interval_ms = 15000"; done)
 EOF
   cat >"$dir/transform.toml" <<EOF
 $common
@@ -159,6 +196,35 @@ connection_id = "shop-1-write-back"
 base_url = "http://127.0.0.1:$DEMO_NOP"
 username = "admin"
 password = "admin-password"
+# Store 2 (config/mapping/kashflow-demo.yaml): invoices in USD with the rate to GBP.
+[[service.kashflow]]
+connection_id = "kashflow-eu-1"
+base_url = "http://127.0.0.1:$DEMO_KF/v2"
+username = "demo"
+password = "demo-password"
+memorable_word = "pineapple"
+home_currency = "GBP"
+sales_nominal = 4000
+shipping_nominal = 4905
+other_nominal = 4900
+bank_account_id = 1201
+# Store 3 (config/mapping/gp-demo.yaml): SOP invoices (SOPTYPE 3, DOCID STDINV) at site MAIN
+# in batches WEB<date>, returns as SOPTYPE 4 (STDRTN); USD documents as Z-US\$ with the rate.
+[[service.dynamics_gp]]
+connection_id = "gp-uk-1"
+endpoint = "http://127.0.0.1:$DEMO_GP/gp/TWO/econnect"
+shared_secret = "$DEMO_GP_SECRET"
+home_currency = "GBP"
+currency_ids = { USD = "Z-US\$", EUR = "Z-EURO" }
+sale_document = "invoice"
+site = "MAIN"
+batch_prefix = "WEB"
+checkbook = "UPTOWN TRUST"
+tax_details = { "20" = "UKVAT20S", "5" = "UKVAT5S", "7" = "VAT7R", "0" = "UKVAT0S" }
+[service.dynamics_gp.doc_ids]
+invoice = "STDINV"
+order = "STDORD"
+return = "STDRTN"
 EOF
   cat >"$dir/reconciler.toml" <<EOF
 $common
@@ -170,6 +236,14 @@ database_url = "$(demo_database nopbridge)"
 # when the books hold the payment.
 [[service.write_back]]
 connection_id = "qbo-realm-1"
+store_connection = "shop-1-write-back"
+mark_paid = true
+[[service.write_back]]
+connection_id = "kashflow-eu-1"
+store_connection = "shop-1-write-back"
+mark_paid = true
+[[service.write_back]]
+connection_id = "gp-uk-1"
 store_connection = "shop-1-write-back"
 mark_paid = true
 EOF
@@ -207,6 +281,13 @@ cmd_demo() {
   python3 "$ROOT/scripts/qbo-company-setup.py" "http://127.0.0.1:$DEMO_QBO/v3/company/$DEMO_REALM" \
     "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$tokens")" \
     "$ROOT/config/qbo-demo-company.json" >"$STACK_DIR/qbo-setup.log"
+
+  write_back_office_configs
+  log "starting the KashFlow emulator on 127.0.0.1:$DEMO_KF (store 2) and the Dynamics GP emulator on 127.0.0.1:$DEMO_GP (store 3)"
+  start_bg kashflow-emulator "$bin/kashflow-emulator" --config "$STACK_DIR/config/kashflow-emulator.toml"
+  start_bg gp-emulator "$bin/gp-emulator" --config "$STACK_DIR/config/gp-emulator.toml"
+  wait_port 127.0.0.1 "$DEMO_KF" 30
+  wait_port 127.0.0.1 "$DEMO_GP" 30
   write_demo_configs "$refresh"
 
   local port=50051
@@ -218,12 +299,15 @@ cmd_demo() {
   done
   for p in 50051 50052 50053 50054; do wait_port 127.0.0.1 "$p" 60; done
 
-  log "stack is up: broker $KAFKA_BOOTSTRAP_SERVERS; store http://127.0.0.1:$DEMO_NOP; QuickBooks http://127.0.0.1:$DEMO_QBO"
+  log "stack is up: broker $KAFKA_BOOTSTRAP_SERVERS; store http://127.0.0.1:$DEMO_NOP; QuickBooks http://127.0.0.1:$DEMO_QBO (store 1); KashFlow http://127.0.0.1:$DEMO_KF (store 2); GP http://127.0.0.1:$DEMO_GP (store 3)"
   log "services on 127.0.0.1:50051-50054 (configs and logs in $STACK_DIR); try: $bin/nopbridge status"
   log "press Ctrl-C to stop"
   while sleep "${DEMO_REFRESH_SECONDS:-15}"; do
     printf '\n\033[1m%s\033[0m  QuickBooks: %s\n' "$(date +%T)" \
       "$(curl -fsS "http://127.0.0.1:$DEMO_QBO/__emulator/counters" 2>/dev/null || echo unavailable)"
+    printf '  KashFlow: %s\n  GP: %s\n' \
+      "$(curl -fsS "http://127.0.0.1:$DEMO_KF/__emulator/counters" 2>/dev/null || echo unavailable)" \
+      "$(curl -fsS "http://127.0.0.1:$DEMO_GP/__emulator/counters" 2>/dev/null || echo unavailable)"
     "$bin/nopbridge" status || true
     "$bin/nopbridge" dlq list --limit 5 || true
   done
