@@ -18,6 +18,13 @@ pub struct KafkaConfig {
     /// committed offset mid-batch would stall; 10000 (librdkafka's default) for real Kafka.
     #[serde(default = "KafkaConfig::default_batch_records")]
     pub batch_records: u32,
+    /// Longest a consumer's fetch waits for records (librdkafka `fetch.wait.max.ms`). 10 for
+    /// tansu 0.6, which answers a waiting fetch only when this time is up even if records
+    /// arrived meanwhile: librdkafka's 500 ms default added up to half a second per hop
+    /// (about a second from webhook to posted document over four hops). A real Kafka answers
+    /// as soon as records arrive, so 100-500 suits it.
+    #[serde(default = "KafkaConfig::default_fetch_wait_max_ms")]
+    pub fetch_wait_max_ms: u32,
     /// Extra librdkafka properties (for example security.protocol, sasl.*). Keys that the
     /// typed settings above or the delivery guarantees depend on are rejected.
     #[serde(default)]
@@ -33,6 +40,7 @@ const RESERVED: &[&str] = &[
     "enable.auto.offset.store",
     "linger.ms",
     "batch.num.messages",
+    "fetch.wait.max.ms",
     "group.id",
 ];
 
@@ -42,12 +50,24 @@ impl KafkaConfig {
             bootstrap_servers: bootstrap_servers.into(),
             linger_ms: 0,
             batch_records: Self::default_batch_records(),
+            fetch_wait_max_ms: Self::default_fetch_wait_max_ms(),
             librdkafka: BTreeMap::new(),
         }
     }
 
     const fn default_batch_records() -> u32 {
         1
+    }
+
+    const fn default_fetch_wait_max_ms() -> u32 {
+        10
+    }
+
+    /// The client settings of a consumer (the loop's and the readers').
+    pub(crate) fn consumer_config(&self) -> Result<ClientConfig, KafkaError> {
+        let mut cfg = self.client_config()?;
+        cfg.set("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string());
+        Ok(cfg)
     }
 
     pub(crate) fn client_config(&self) -> Result<ClientConfig, KafkaError> {
@@ -73,6 +93,7 @@ impl fmt::Debug for KafkaConfig {
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("linger_ms", &self.linger_ms)
             .field("batch_records", &self.batch_records)
+            .field("fetch_wait_max_ms", &self.fetch_wait_max_ms)
             .field(
                 "librdkafka_keys",
                 &self.librdkafka.keys().collect::<Vec<_>>(),

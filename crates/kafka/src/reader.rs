@@ -14,7 +14,7 @@ pub async fn read_topic(
     max: usize,
     idle: Duration,
 ) -> Result<Vec<Record>, KafkaError> {
-    let mut client = cfg.client_config()?;
+    let mut client = cfg.consumer_config()?;
     client
         .set(
             "group.id",
@@ -44,7 +44,7 @@ pub async fn read_at(
     offset: i64,
     timeout: Duration,
 ) -> Result<Option<Record>, KafkaError> {
-    let mut client = cfg.client_config()?;
+    let mut client = cfg.consumer_config()?;
     client
         .set(
             "group.id",
@@ -76,7 +76,7 @@ pub async fn read_at(
 
 /// Waits until the broker answers a metadata request, up to `deadline`.
 pub async fn wait_until_ready(cfg: &KafkaConfig, deadline: Duration) -> Result<(), KafkaError> {
-    let client = cfg.client_config()?;
+    let client = cfg.consumer_config()?;
     let end = tokio::time::Instant::now() + deadline;
     loop {
         let c = client.clone();

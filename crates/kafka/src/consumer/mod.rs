@@ -266,7 +266,7 @@ pub async fn run_consumer<H: Handler>(
         tracker: handle.inner.tracker.clone(),
         assignment_changed: AtomicBool::new(false),
     };
-    let mut client = kafka.client_config()?;
+    let mut client = kafka.consumer_config()?;
     client
         .set("group.id", &cfg.group_id)
         .set("enable.auto.commit", "false")
