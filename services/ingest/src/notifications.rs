@@ -45,6 +45,29 @@ impl NotificationHandler {
             }
         }
     }
+
+    /// Syncs the order of a shipment (nothing when the shipment or its order is gone: the
+    /// shipment's own sync has dealt with that).
+    async fn sync_order_of_shipment(
+        &self,
+        conn: &Arc<Connection>,
+        shipment_id: i64,
+    ) -> Result<(), SyncError> {
+        #[derive(serde::Deserialize)]
+        struct OrderOf {
+            order_id: i64,
+        }
+        let Some(raw) = conn.client.shipment_record(shipment_id).await? else {
+            return Ok(());
+        };
+        let Ok(s) = serde_json::from_str::<OrderOf>(raw.get()) else {
+            return Ok(());
+        };
+        match self.sync_routed(conn, Kind::Order, s.order_id).await {
+            Ok(_) | Err(SyncError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Handler for NotificationHandler {
@@ -67,7 +90,18 @@ impl Handler for NotificationHandler {
         while conn.control.is_connection_paused(conn.id()) {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        match self.sync_routed(conn, kind, n.entity_id).await {
+        let mut result = self.sync_routed(conn, kind, n.entity_id).await;
+        if kind == Kind::Shipment && matches!(result, Ok(Outcome::Emitted(_) | Outcome::Unchanged))
+        {
+            // Shipping a shipment (or delivering it) moves its order's shipping status, and
+            // may complete the order, with only a shipment notification: nopCommerce raises
+            // no order event for it. Without polling the order event would never show the
+            // change, so the order is read again too.
+            if let Err(e) = self.sync_order_of_shipment(conn, n.entity_id).await {
+                result = Err(e);
+            }
+        }
+        match result {
             Ok(outcome) => {
                 debug!(connection = conn.id(), event = %n.event, id = n.entity_id, ?outcome, "notification handled");
                 Ok(())

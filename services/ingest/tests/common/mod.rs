@@ -1,6 +1,9 @@
 //! Test support: a broker, a database, the nopCommerce emulator in-process, ingest started
 //! as a task, and a collector that reads what ingest wrote through the real consumer loop.
+//! `expect` checks canonical events against the emulator's own records.
 #![allow(dead_code, clippy::unwrap_used)]
+pub mod expect;
+
 use anyhow::{Context, Result};
 use nopbridge_emu_nopcommerce::{spawn, EmulatorConfig, RunningEmulator};
 use nopbridge_ingest::{Config, Settings};
@@ -53,6 +56,19 @@ impl Env {
 
     pub fn canonical(&self, entity: &str) -> String {
         self.topic(&format!("canonical.{entity}.v1"))
+    }
+
+    /// The seven canonical topics ingest writes.
+    pub fn all_canonical(&self) -> Vec<String> {
+        nopbridge_runtime::topics::CANONICAL
+            .iter()
+            .map(|(e, _)| self.canonical(e))
+            .collect()
+    }
+
+    /// Where ingest buffers webhook notifications.
+    pub fn notifications(&self) -> String {
+        nopbridge_ingest::inputs(&self.suffix).remove(0)
     }
 
     /// Ingest's config: `service` is the TOML of the `[service]` table without the keys
@@ -145,6 +161,38 @@ impl Ingest {
         self.task.await??;
         Ok(())
     }
+
+    /// Records ever written to `topic` (sum of its partitions' high watermarks) and records
+    /// ingest's consumer handled, from the Status call; None until every one of the topic's
+    /// `partitions` is assigned and reported.
+    pub async fn consumed(&self, topic: &str, partitions: usize) -> Option<(i64, u64)> {
+        let status = self.control.status().await;
+        let lag: Vec<_> = status.lag.iter().filter(|l| l.topic == topic).collect();
+        if lag.len() != partitions {
+            return None;
+        }
+        let written = lag.iter().map(|l| l.high_watermark).sum();
+        Some((written, status.throughput.map_or(0, |t| t.records_total)))
+    }
+}
+
+/// Waits until something accepts TCP connections on `port` (ingest's webhook receiver).
+pub async fn listening(port: u16) -> Result<()> {
+    eventually("the webhook receiver", Duration::from_secs(30), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+    })
+    .await
+    .map(|_| ())
+}
+
+/// `sha256=<hex>` HMAC-SHA256 of `body`, as a store signs notifications.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Collects every record of some topics through the at-least-once consumer loop.
@@ -212,6 +260,29 @@ impl Collecting {
             .collect()
     }
 
+    /// The events of `topic` that `keep` selects, each once: a record the consumer loop
+    /// delivered twice (same partition and offset) counts once, so what is left is what
+    /// ingest wrote. In offset order per partition.
+    pub fn written<M: Message + Default>(&self, topic: &str, keep: impl Fn(&M) -> bool) -> Vec<M> {
+        let mut seen = std::collections::HashSet::new();
+        self.on(topic)
+            .into_iter()
+            .filter(|r| seen.insert((r.partition, r.offset)))
+            .map(|r| M::decode(r.payload()).unwrap())
+            .filter(|m| keep(m))
+            .collect()
+    }
+
+    /// The newest event of `topic` that `keep` selects (one entity's events share a key,
+    /// hence a partition, so their order is the order they were written in).
+    pub fn latest<M: Message + Default>(
+        &self,
+        topic: &str,
+        keep: impl Fn(&M) -> bool,
+    ) -> Option<M> {
+        self.written(topic, keep).pop()
+    }
+
     pub async fn stop(self) {
         self.stop.cancel();
         let _ = self.task.await;
@@ -236,6 +307,16 @@ where
     }
 }
 
+/// Like [`eventually`] for a synchronous check, within 20 s.
+pub async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> Result<T> {
+    eventually(
+        what,
+        Duration::from_secs(20),
+        || std::future::ready(check()),
+    )
+    .await
+}
+
 /// A store decimal in minor units of a 2-decimal currency, half away from zero (the model
 /// crate's rule), computed independently of ingest.
 pub fn cents(d: Decimal) -> i64 {
@@ -253,4 +334,10 @@ pub fn money(m: &Option<ev::Money>) -> (i64, String) {
 
 pub fn usd(d: Decimal) -> (i64, String) {
     (cents(d), "USD".to_string())
+}
+
+/// A canonical exact decimal (rates, weights) as a Decimal.
+pub fn dec(d: &Option<ev::Decimal>) -> Decimal {
+    let d = d.as_ref().expect("decimal field set");
+    Decimal::from_i128_with_scale(i128::from(d.units), d.scale)
 }
