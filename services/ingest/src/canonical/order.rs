@@ -97,8 +97,18 @@ pub fn to_canonical(b: &OrderBundle, ctx: &MapCtx) -> Result<pb::Order, MapError
     let customer_cur = Currency::new(customer_code.trim())
         .map_err(|e| f.err("customer_currency_code", e.to_string()))?;
     let total_minor = f.minor("order_total", &o.order_total, cur)?;
+    // The customer's total is the stored total × the rate, rounded once (what
+    // CurrencyService.ConvertCurrency and the order page do). Converting the total already
+    // rounded to store-currency cents rounds twice: a cent off when the store keeps
+    // sub-cent amounts (RoundPricesDuringCalculation off), e.g. 10.0050 USD × 0.92 is
+    // 9.20 EUR, not 10.01 × 0.92 = 9.21.
+    let stored_total = f.rate("order_total", &o.order_total)?;
     let total_customer = rate
-        .apply_minor(total_minor, cur.exponent(), customer_cur.exponent())
+        .apply_minor(
+            stored_total.units(),
+            stored_total.scale(),
+            customer_cur.exponent(),
+        )
         .ok_or_else(|| {
             f.err(
                 "order_total",
@@ -373,6 +383,17 @@ mod tests {
             (b.last_name.as_str(), b.country_code.as_str()),
             ("O'Brien", "FR")
         );
+    }
+
+    #[test]
+    fn the_customer_total_is_the_stored_total_converted_and_rounded_once() {
+        // A store that does not round keeps 10.0050: × 0.92 = 9.2046 → 9.20 EUR, where the
+        // rounded 10.01 × 0.92 would give 9.21.
+        let mut b = bundle();
+        b.order.order_total = "10.0050".into();
+        let o = to_canonical(&b, &ctx()).unwrap();
+        assert_eq!(minor(&o.order_total), (1_001, "USD"));
+        assert_eq!(minor(&o.order_total_customer_currency), (920, "EUR"));
     }
 
     #[test]
