@@ -297,9 +297,7 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
     Ok((pipeline, raw_rate, peaks))
 }
 
-async fn latency(
-    bins: &Path,
-) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeMap<String, u64>)> {
     let rate: f64 = env_or("BENCH_RATE", 100.0);
     let seconds: f64 = env_or("BENCH_SECONDS", 20.0);
     let stack = Stack::start(Opts {
