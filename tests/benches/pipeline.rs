@@ -283,6 +283,15 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let peaks = sampler.finish();
+    let c = stack.books.handle().counters();
+    println!(
+        "  QuickBooks per posted order: {:.1} requests ({:.1} queries, {:.1} reads, {:.1} creates, {:.1} batch calls)",
+        c.requests as f64 / expected as f64,
+        c.queries as f64 / expected as f64,
+        c.reads as f64 / expected as f64,
+        c.creates as f64 / expected as f64,
+        c.batch_calls as f64 / expected as f64,
+    );
     let timed = expected - first.map_or(0, |(_, n)| n);
     let pipeline = timed as f64 / took.as_secs_f64().max(1e-9);
     // The same count of messages the size of a canonical order event, through four stages.
