@@ -17,7 +17,7 @@
 mod stack;
 
 use anyhow::{bail, Context, Result};
-use futures::{stream::FuturesUnordered, StreamExt};
+use futures::{StreamExt, TryStreamExt};
 use nopbridge_emu_nopcommerce::{model::PaymentStatus, AddressInput, PlaceOrder, PlaceOrderItem};
 use nopbridge_kafka::{
     ensure_topics, run_consumer, CancellationToken, ConsumerConfig, ConsumerHandle, Handler,
@@ -26,22 +26,12 @@ use nopbridge_kafka::{
 use nopbridge_proto::commands::v1::CommandResult;
 use nopbridge_testkit::unique;
 use prost::Message;
-use stack::{Opts, Stack, STORE};
+use stack::{env_or, Opts, Stack, STORE, TAKEN};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// nopCommerce PaymentStatus ids that mean the money was taken: Paid, PartiallyRefunded, Refunded.
-const TAKEN: [i32; 3] = [30, 35, 40];
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// target/release, where `cargo build --release --bins` put the services.
 fn bin_dir() -> Result<PathBuf> {
@@ -181,26 +171,20 @@ async fn raw_pass_through(kafka: &KafkaConfig, n: usize, size: usize) -> Result<
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let start = Instant::now();
-    let mut inflight = FuturesUnordered::new();
-    for i in 0..n {
-        let (p, t, pl) = (producer.clone(), topics[0].clone(), payload.clone());
-        inflight.push(async move {
-            p.send(OutgoingRecord::new(
-                &t,
-                format!("k{}", i % 1000).as_bytes(),
-                &pl,
-            ))
-            .await
-        });
-        if inflight.len() >= 1000 {
-            if let Some(r) = inflight.next().await {
-                r?;
+    // Up to 1000 sends in flight, as the kafka crate's throughput bench.
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let key = format!("k{}", i % 1000);
+            let (producer, topic, payload) = (&producer, &topics[0], &payload);
+            async move {
+                producer
+                    .send(OutgoingRecord::new(topic, key.as_bytes(), payload))
+                    .await
             }
-        }
-    }
-    while let Some(r) = inflight.next().await {
-        r?;
-    }
+        })
+        .buffer_unordered(1000)
+        .try_collect::<Vec<_>>()
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(600);
     while (last.seen.load(Ordering::Relaxed) as usize) < n + 1 {
         if Instant::now() > deadline {

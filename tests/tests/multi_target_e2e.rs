@@ -19,39 +19,15 @@ use nopbridge_proto::commands::v1::Command;
 use prost::Message;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use stack::{eventually, Opts, Stack, GP_COMPANY, GP_STORE, KF_STORE, KF_USER, STORE};
+use stack::{
+    cents, e2e_orders, e2e_wait, eventually, Opts, Stack, GP_COMPANY, GP_STORE, KF_STORE, KF_USER,
+    STORE, TAKEN,
+};
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::Mutex,
     time::{Duration, Instant},
 };
-
-/// nopCommerce PaymentStatus ids that mean the money was taken: Paid, PartiallyRefunded, Refunded.
-const TAKEN: [i32; 3] = [30, 35, 40];
-
-fn orders() -> usize {
-    std::env::var("E2E_ORDERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500)
-}
-
-/// How long the pipeline may take to settle (`E2E_WAIT_SECS`, default 150).
-fn wait() -> Duration {
-    Duration::from_secs(
-        std::env::var("E2E_WAIT_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(150),
-    )
-}
-
-fn cents(d: Decimal) -> i64 {
-    (d * Decimal::from(100))
-        .round()
-        .try_into()
-        .unwrap_or(i64::MIN)
-}
 
 /// An amount as the emulators render it (JSON number or decimal string) in cents.
 fn json_cents(v: &Value) -> Option<i64> {
@@ -267,7 +243,7 @@ fn the_demo_mappings_load_and_route_the_three_stores() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() -> Result<()> {
     let started = Instant::now();
-    let n = orders();
+    let n = e2e_orders();
     if std::env::var_os("E2E_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
@@ -324,23 +300,27 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
     );
 
     // Settled: every paid order posted, or dead-lettered with a reason, in its connection.
-    let settled = eventually("every paid order posted or dead-lettered", wait(), || {
-        let want = &want;
-        let conn_of = &conn_of;
-        let stack = &stack;
-        async move {
-            let rows = ledger_rows(stack).await?;
-            let open = want
-                .iter()
-                .filter(|(id, w)| {
-                    !rows
-                        .get(&(conn_of(w.store), **id))
-                        .is_some_and(|r| r.posted || r.status == "dead_lettered")
-                })
-                .count();
-            Ok((open == 0).then_some(rows))
-        }
-    })
+    let settled = eventually(
+        "every paid order posted or dead-lettered",
+        e2e_wait(150),
+        || {
+            let want = &want;
+            let conn_of = &conn_of;
+            let stack = &stack;
+            async move {
+                let rows = ledger_rows(stack).await?;
+                let open = want
+                    .iter()
+                    .filter(|(id, w)| {
+                        !rows
+                            .get(&(conn_of(w.store), **id))
+                            .is_some_and(|r| r.posted || r.status == "dead_lettered")
+                    })
+                    .count();
+                Ok((open == 0).then_some(rows))
+            }
+        },
+    )
     .await;
     let rows = match settled {
         Ok(rows) => rows,

@@ -11,38 +11,11 @@ use nopbridge_kafka::Producer;
 use nopbridge_reconciler::reconcile::Reconciler;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use stack::{eventually, Opts, Stack, STORE};
+use stack::{cents, e2e_orders, e2e_wait, eventually, Opts, Stack, STORE, TAKEN};
 use std::{
     collections::{BTreeMap, BTreeSet},
     time::Duration,
 };
-
-/// nopCommerce PaymentStatus ids that mean the money was taken: Paid, PartiallyRefunded, Refunded.
-const TAKEN: [i32; 3] = [30, 35, 40];
-
-fn orders() -> usize {
-    std::env::var("E2E_ORDERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500)
-}
-
-/// How long the stages may take (`E2E_WAIT_SECS`, default 900).
-fn wait() -> Duration {
-    Duration::from_secs(
-        std::env::var("E2E_WAIT_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(900),
-    )
-}
-
-fn cents(d: Decimal) -> i64 {
-    (d * Decimal::from(100))
-        .round()
-        .try_into()
-        .unwrap_or(i64::MIN)
-}
 
 fn qbo_cents(v: &Value) -> i64 {
     v["TotalAmt"]
@@ -53,7 +26,7 @@ fn qbo_cents(v: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn orders_post_once_are_written_back_and_drift_is_repaired() -> Result<()> {
-    let n = orders();
+    let n = e2e_orders();
     if std::env::var_os("E2E_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
@@ -100,14 +73,18 @@ async fn orders_post_once_are_written_back_and_drift_is_repaired() -> Result<()>
         .await?;
         Ok::<BTreeSet<String>, anyhow::Error>(ids.into_iter().collect())
     };
-    let waited = eventually("every paid order posted and in the ledger", wait(), || {
-        let (ledger, conn) = (ledger.clone(), qbo_conn.clone());
-        let want = expected.len();
-        async move {
-            let ids = posted_ids(ledger, conn).await?;
-            Ok((ids.len() >= want).then_some(ids))
-        }
-    })
+    let waited = eventually(
+        "every paid order posted and in the ledger",
+        e2e_wait(900),
+        || {
+            let (ledger, conn) = (ledger.clone(), qbo_conn.clone());
+            let want = expected.len();
+            async move {
+                let ids = posted_ids(ledger, conn).await?;
+                Ok((ids.len() >= want).then_some(ids))
+            }
+        },
+    )
     .await;
     if let Err(e) = &waited {
         for topic in [

@@ -11,6 +11,18 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
+/// `nopbridge --ingest URL backfill --since 2000-01-01 --connection C`.
+async fn backfill(url: &str, connection: &str) -> Result<std::process::Output> {
+    Ok(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_nopbridge"))
+            .args(["--ingest", url, "backfill", "--since", "2000-01-01"])
+            .args(["--connection", connection])
+            .env_remove("NOPBRIDGE_GRPC__AUTH_TOKEN")
+            .output()
+            .await?,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_since_a_date_shows_progress_to_the_end() -> Result<()> {
     let broker = Broker::start().await?;
@@ -53,19 +65,7 @@ async fn backfill_since_a_date_shows_progress_to_the_end() -> Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     // Until the service listens and has set its polling cursors (it says "try again").
     let out = loop {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_nopbridge"))
-            .args([
-                "--ingest",
-                &url,
-                "backfill",
-                "--since",
-                "2000-01-01",
-                "--connection",
-                "shop",
-            ])
-            .env_remove("NOPBRIDGE_GRPC__AUTH_TOKEN")
-            .output()
-            .await?;
+        let out = backfill(&url, "shop").await?;
         if out.status.success() || tokio::time::Instant::now() > deadline {
             break out;
         }
@@ -89,18 +89,7 @@ async fn backfill_since_a_date_shows_progress_to_the_end() -> Result<()> {
         "{stdout}"
     );
 
-    let unknown = tokio::process::Command::new(env!("CARGO_BIN_EXE_nopbridge"))
-        .args([
-            "--ingest",
-            &url,
-            "backfill",
-            "--since",
-            "2000-01-01",
-            "--connection",
-            "nope",
-        ])
-        .output()
-        .await?;
+    let unknown = backfill(&url, "nope").await?;
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no connection \"nope\""));
 

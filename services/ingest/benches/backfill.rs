@@ -7,7 +7,7 @@
 //! `cargo bench -p nopbridge-ingest --bench backfill` (BENCH_ORDERS, default 10000;
 //! KAFKA_BOOTSTRAP_SERVERS or a local tansu; DATABASE_URL or the local PostgreSQL).
 use anyhow::{Context, Result};
-use futures::{stream::FuturesUnordered, StreamExt};
+use futures::{StreamExt, TryStreamExt};
 use nopbridge_emu_nopcommerce::{spawn, EmulatorConfig};
 use nopbridge_ingest::{
     backfill, connection::Connection, db::Db, poll::IdCursor, settings::ConnectionSettings,
@@ -83,27 +83,21 @@ async fn raw_produce(kafka: &KafkaConfig, records: &[Record]) -> Result<Duration
     ensure_topics(kafka, &[TopicSpec::new(&topic, 3)]).await?;
     let producer = Producer::new(kafka)?;
     let start = Instant::now();
-    let mut inflight = FuturesUnordered::new();
-    for r in records {
-        let mut out = OutgoingRecord::new(
-            &topic,
-            r.key.as_deref().unwrap_or_default(),
-            r.payload.as_deref().unwrap_or_default(),
-        );
-        for (k, v) in &r.headers {
-            out = out.header(k.clone(), v.clone().unwrap_or_default());
-        }
-        let p = producer.clone();
-        inflight.push(async move { p.send(out).await });
-        if inflight.len() >= 1000 {
-            if let Some(r) = inflight.next().await {
-                r?;
+    futures::stream::iter(records)
+        .map(|r| {
+            let mut out = OutgoingRecord::new(
+                &topic,
+                r.key.as_deref().unwrap_or_default(),
+                r.payload.as_deref().unwrap_or_default(),
+            );
+            for (k, v) in &r.headers {
+                out = out.header(k.clone(), v.clone().unwrap_or_default());
             }
-        }
-    }
-    while let Some(r) = inflight.next().await {
-        r?;
-    }
+            producer.send(out)
+        })
+        .buffer_unordered(1000)
+        .try_collect::<Vec<_>>()
+        .await?;
     Ok(start.elapsed())
 }
 

@@ -29,6 +29,35 @@ pub const KF_USER: &str = "emulator";
 pub const GP_COMPANY: &str = "TWO";
 /// What GP has on hand of every store item at the start.
 pub const GP_STOCK: f64 = 100_000.0;
+/// nopCommerce PaymentStatus ids that mean the money was taken: Paid, PartiallyRefunded, Refunded.
+pub const TAKEN: [i32; 3] = [30, 35, 40];
+
+/// A setting from the environment, or `default` when it is unset or unreadable.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// How many orders the store is seeded with in the end-to-end tests (`E2E_ORDERS`, 500).
+pub fn e2e_orders() -> usize {
+    env_or("E2E_ORDERS", 500)
+}
+
+/// How long an end-to-end test's stages may take (`E2E_WAIT_SECS`, else `default_secs`).
+pub fn e2e_wait(default_secs: u64) -> Duration {
+    Duration::from_secs(env_or("E2E_WAIT_SECS", default_secs))
+}
+
+/// A store amount in cents.
+pub fn cents(d: rust_decimal::Decimal) -> i64 {
+    (d * rust_decimal::Decimal::from(100))
+        .round()
+        .try_into()
+        .unwrap_or(i64::MIN)
+}
+
 /// The four services, by the name of their binary (`nopbridge-<name>`).
 pub const SERVICES: [&str; 4] = ["ingest", "transform", "connector-sink", "reconciler"];
 /// The canonical entities ingest writes, in the order of [`Stack::canonical`].
@@ -211,7 +240,7 @@ fn rarest_gp_item(store: &nop::RunningEmulator) -> Option<String> {
     store.handle().read(|st| {
         let mut count: BTreeMap<String, usize> = BTreeMap::new();
         for o in st.orders.iter().filter(|o| {
-            !o.deleted && o.store_id == GP_STORE && [30, 35, 40].contains(&o.payment_status_id)
+            !o.deleted && o.store_id == GP_STORE && TAKEN.contains(&o.payment_status_id)
         }) {
             let skus: std::collections::BTreeSet<String> = st
                 .order_items
@@ -528,40 +557,21 @@ impl Stack {
                 children.push((name, child));
             }
         } else {
-            let load = |name: &str| {
-                configs
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, c)| c.clone())
-            };
+            let [ingest, transform, sink, reconciler] = configs.map(|(_, c)| Some(c));
+            use nopbridge_runtime::config::load;
             tasks = vec![
-                spawn(
-                    "ingest",
-                    nopbridge_ingest::run(
-                        nopbridge_runtime::config::load(load("ingest"))?,
-                        stop.clone(),
-                    ),
-                ),
+                spawn("ingest", nopbridge_ingest::run(load(ingest)?, stop.clone())),
                 spawn(
                     "transform",
-                    nopbridge_transform::run(
-                        nopbridge_runtime::config::load(load("transform"))?,
-                        stop.clone(),
-                    ),
+                    nopbridge_transform::run(load(transform)?, stop.clone()),
                 ),
                 spawn(
                     "connector-sink",
-                    nopbridge_connector_sink::run(
-                        nopbridge_runtime::config::load(load("connector-sink"))?,
-                        stop.clone(),
-                    ),
+                    nopbridge_connector_sink::run(load(sink)?, stop.clone()),
                 ),
                 spawn(
                     "reconciler",
-                    nopbridge_reconciler::run(
-                        nopbridge_runtime::config::load(load("reconciler"))?,
-                        stop.clone(),
-                    ),
+                    nopbridge_reconciler::run(load(reconciler)?, stop.clone()),
                 ),
             ];
         }
