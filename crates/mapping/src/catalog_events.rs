@@ -191,14 +191,21 @@ pub(crate) fn map_stock(conn: &Connection, l: &InventoryLevel, meta: &EventMeta)
                 .get(l.sku.trim())
                 .cloned()
                 .unwrap_or_default(),
-            store_product_id: l.product_id.to_string(),
+            // Levels from a back office name the product by SKU only.
+            store_product_id: match l.product_id {
+                0 => String::new(),
+                id => id.to_string(),
+            },
             ..Default::default()
         }),
         quantity_on_hand: i64::from(l.available_quantity),
         delta: i64::from(l.adjustment),
         site,
         reason: fitter.fit(Field::Note, "adjust_stock.reason", &l.message),
-        store_warehouse_id: l.warehouse_id,
+        store_warehouse_id: match l.warehouse_id {
+            0 => cfg.stock.store_warehouse,
+            id => id,
+        },
     });
     let (pid, wid) = (l.product_id.to_string(), l.warehouse_id.to_string());
     conn.envelope(

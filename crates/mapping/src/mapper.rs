@@ -333,6 +333,9 @@ fn map_for(
             }
         }
         CanonicalEvent::Product(p) if accounting => out.push(Ok(map_product(conn, p, meta))),
+        // A store stock change the bridge made itself (its stock history message carries
+        // the `[nopbridge <command id>]` marker) came from a back office: never send it on.
+        CanonicalEvent::InventoryLevel(l) if accounting && is_bridge_stock_change(l) => {}
         CanonicalEvent::InventoryLevel(l) if conn.config.stock.push || !accounting => {
             out.push(Ok(map_stock(conn, l, meta)))
         }
@@ -345,6 +348,13 @@ fn map_for(
         // shipping status drives posting through the status map instead.
         _ => {}
     }
+}
+
+/// The marker the store write-back puts in every stock history message it writes.
+pub const STOCK_MARKER_PREFIX: &str = "[nopbridge ";
+
+fn is_bridge_stock_change(l: &InventoryLevel) -> bool {
+    l.message.contains(STOCK_MARKER_PREFIX)
 }
 
 /// The sink topic of a command: `sink.<target>.commands.v1`; its key is `connection_id`.

@@ -182,6 +182,38 @@ fn stock_goes_where_configured_and_never_back_to_its_source() {
     assert_eq!(cmds.len(), 1);
     assert_eq!(cmds[0].target, TargetKind::Nopcommerce as i32);
     assert_eq!(cmds[0].connection_id, "store-1");
+    // A store change the bridge made (the write-back's marker) goes to no back office.
+    let mut echo = level(SourceSystem::Nopcommerce);
+    echo.message = "Bill 17 received in QuickBooks [nopbridge 5f0c-e1]".into();
+    assert!(mp
+        .map(&CanonicalEvent::InventoryLevel(Box::new(echo)))
+        .is_empty());
+}
+
+#[test]
+fn back_office_stock_names_the_product_by_sku_and_lands_in_the_configured_warehouse() {
+    let store = nopbridge_mapping::load_str(
+        "connection_id: store-1\ntarget: nopcommerce\ntenant: acme\nstores: [\"1\"]\nstock: {store_warehouse: 2}\n",
+        "store.yaml",
+    )
+    .unwrap();
+    let mp = Mapper::new(vec![qbo(), store]).unwrap();
+    let mut l = level(SourceSystem::QuickbooksOnline);
+    (l.product_id, l.warehouse_id, l.adjustment) = (0, 0, 10);
+    let cmds: Vec<_> = mp
+        .map(&CanonicalEvent::InventoryLevel(Box::new(l)))
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let Some(Body::AdjustStock(a)) = cmds[0].body.as_ref() else {
+        panic!("{cmds:?}")
+    };
+    let item = a.item.clone().unwrap_or_default();
+    assert_eq!(
+        (item.store_product_id.as_str(), item.sku.as_str()),
+        ("", "LAMP-OAK-01")
+    );
+    assert_eq!((a.store_warehouse_id, a.delta), (2, 10));
 }
 
 fn transaction(

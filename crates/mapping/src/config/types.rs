@@ -448,4 +448,8 @@ pub struct StockConfig {
     /// Store warehouse id → target site; `default_site` for the rest.
     pub sites: BTreeMap<i64, String>,
     pub default_site: String,
+    /// Store write-back connections only: the store warehouse that receives stock changes
+    /// from a back office. 0 (the default) adjusts the product's own stock, which is what
+    /// single-warehouse products use; products with multiple warehouses need one named.
+    pub store_warehouse: i64,
 }
