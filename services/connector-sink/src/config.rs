@@ -33,6 +33,18 @@ pub struct SinkSettings {
     /// Dynamics GP companies (one eConnect integration endpoint each).
     #[serde(default)]
     pub dynamics_gp: Vec<GpConnectionConfig>,
+    /// QuickBooks webhook receiver (they wake the stock watch of their realm); off when absent.
+    #[serde(default)]
+    pub quickbooks_webhooks: Option<QboWebhookConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QboWebhookConfig {
+    /// Where `POST /webhooks/quickbooks` listens, e.g. "0.0.0.0:8081".
+    pub listen: std::net::SocketAddr,
+    /// The app's verifier token (Intuit's webhooks page): the key of `intuit-signature`.
+    pub verifier_token: SecretString,
 }
 
 const fn default_pool() -> u32 {
@@ -55,6 +67,12 @@ impl Validate for SinkSettings {
                     ))
                 }
             }
+        }
+        if let Some(w) = &self.quickbooks_webhooks {
+            require_secret(
+                "service.quickbooks_webhooks.verifier_token",
+                &w.verifier_token,
+            )?;
         }
         let mut seen = BTreeSet::new();
         for (i, c) in self.nopcommerce.iter().enumerate() {

@@ -1,7 +1,9 @@
 //! connector-sink: reads `sink.quickbooks_online.commands.v1`, posts each command to the
 //! QuickBooks Online company of its connection, and reports the outcome on `sink.results.v1`
 //! (failures also on `dlq.connector_sink.v1`). Layout: [`config`], [`sink`] (the handler),
-//! [`results`], [`xref`] (own state in PostgreSQL) and the [`quickbooks`] target.
+//! [`results`], [`xref`] (own state in PostgreSQL) and one folder per target. The QuickBooks
+//! target also watches its company's stock for the store (`quickbooks/stock_watch.rs`, woken
+//! by the webhook receiver in `quickbooks/webhooks.rs`).
 pub mod config;
 pub mod dynamics_gp;
 pub mod kashflow;
@@ -36,6 +38,8 @@ pub enum SinkError {
     Store(#[from] xref::StoreError),
     #[error("HTTP client: {0}")]
     Http(String),
+    #[error("cannot listen for QuickBooks webhooks on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
 }
 
 /// The command topics this service reads: one per registered target.
@@ -55,6 +59,26 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), SinkErr
     let handler =
         sink::SinkHandler::with_attempts(&cfg.service, producer, control.clone(), max_attempts)
             .await?;
+    for w in handler.stock_watches() {
+        tokio::spawn(w.clone().run(shutdown.child_token()));
+    }
+    if let Some(hooks) = &cfg.service.quickbooks_webhooks {
+        let listener = tokio::net::TcpListener::bind(hooks.listen)
+            .await
+            .map_err(|e| SinkError::Listen(hooks.listen, e))?;
+        let serve = quickbooks::webhooks::serve(
+            listener,
+            hooks.verifier_token.clone(),
+            handler.stock_watches().to_vec(),
+            control.clone(),
+            shutdown.child_token(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "QuickBooks webhook receiver stopped");
+            }
+        });
+    }
     let mut parts = ServiceParts::from_config(NAME, STAGE, &inputs(), cfg, Arc::new(handler))
         .with_control(control);
     parts.topics.push(TopicSpec::new(topics::SINK_RESULTS, 3));

@@ -10,6 +10,7 @@
 //! pacing and batches) while one order's commands stay in order.
 use crate::{
     config::SinkSettings,
+    quickbooks::StockWatch,
     results::{self, ResultWriter},
     target::{Connection, Failure, HealthFn, Shared, Target, TARGETS},
     xref::Store,
@@ -42,6 +43,7 @@ pub struct SinkHandler {
     tries: Mutex<HashMap<String, (u32, Instant)>>,
     /// The loop's attempt bound: at the last one a transient failure becomes a FAILED result.
     max_attempts: u32,
+    stock_watches: Vec<Arc<StockWatch>>,
 }
 
 /// Health reports of one connection go to the control API (Status, `connector_up` metric);
@@ -121,6 +123,7 @@ impl SinkHandler {
         max_attempts: u32,
     ) -> Result<Self, SinkError> {
         let mut connections: HashMap<String, Arc<dyn Connection>> = HashMap::new();
+        let stock_watches = Mutex::new(Vec::new());
         if let Some(url) = &settings.database_url {
             let store = Store::connect(url.expose_secret(), settings.database_pool).await?;
             let http = reqwest::Client::builder()
@@ -138,6 +141,8 @@ impl SinkHandler {
                 http: &http,
                 health: &health,
                 control: &control,
+                producer: &producer,
+                stock_watches: &stock_watches,
             };
             for target in TARGETS {
                 for c in (target.connect)(&shared).await? {
@@ -151,7 +156,13 @@ impl SinkHandler {
             control,
             tries: Mutex::default(),
             max_attempts: max_attempts.max(1),
+            stock_watches: stock_watches.into_inner(),
         })
+    }
+
+    /// The QuickBooks stock watches of the configured connections (the service runs them).
+    pub fn stock_watches(&self) -> &[Arc<StockWatch>] {
+        &self.stock_watches
     }
 
     pub fn connection(&self, connection_id: &str) -> Option<&Arc<dyn Connection>> {

@@ -110,6 +110,10 @@ pub struct Shared<'a> {
     pub health: &'a (dyn Fn(&'static Target, &str) -> HealthFn + Sync),
     /// Where connections count their API calls (see [`nopbridge_runtime::Meter`]).
     pub control: &'a nopbridge_runtime::ControlState,
+    /// For connections that also produce events (the QuickBooks stock watch).
+    pub producer: &'a nopbridge_kafka::Producer,
+    /// Stock watches the QuickBooks connections asked for; the service runs them.
+    pub stock_watches: &'a parking_lot::Mutex<Vec<Arc<quickbooks::StockWatch>>>,
 }
 
 pub type Connect =

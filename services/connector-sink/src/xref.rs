@@ -1,5 +1,6 @@
 //! The connector's own state in PostgreSQL: cross references (connection, kind, natural key →
-//! target id) and the OAuth refresh tokens of each connection.
+//! target id), the OAuth refresh tokens of each connection, and the QuickBooks stock watch's
+//! baselines and outbox (quickbooks/stock_watch.rs).
 use sqlx::{postgres::PgPoolOptions, PgPool, Row};
 use std::time::Duration;
 
@@ -25,6 +26,32 @@ CREATE TABLE IF NOT EXISTS sink_oauth_tokens (
     disconnected BOOLEAN NOT NULL DEFAULT false,
     detail TEXT NOT NULL DEFAULT '',
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sink_stock_watch (
+    connection_id TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sink_stock_items (
+    connection_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    -- a decimal string: QuickBooks quantities may have fractions
+    qty TEXT NOT NULL,
+    PRIMARY KEY (connection_id, item_id)
+);
+CREATE TABLE IF NOT EXISTS sink_stock_documents (
+    connection_id TEXT NOT NULL,
+    doc_key TEXT NOT NULL,
+    effect JSONB NOT NULL,
+    PRIMARY KEY (connection_id, doc_key)
+);
+CREATE TABLE IF NOT EXISTS sink_stock_outbox (
+    seq BIGSERIAL PRIMARY KEY,
+    connection_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    payload BYTEA NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL
 );
 "#;
 

@@ -494,3 +494,169 @@ async fn a_refund_without_a_customer_is_returned_by_the_sales_customer() -> Resu
     assert_eq!(sink.dead_letters().await?.len(), 1);
     Ok(())
 }
+
+/// A store stock change for GP: `delta` of `sku` at `site` ("" = the connection's site).
+fn stock_change(connection: &str, n: u64, sku: &str, site: &str, delta: i64) -> Command {
+    use nopbridge_proto::commands::v1::AdjustStock;
+    Command {
+        command_id: command_id(connection, n, "adjust_stock"),
+        connection_id: connection.into(),
+        target: TargetKind::DynamicsGp as i32,
+        tenant_id: "acme".into(),
+        store_id: "uk".into(),
+        source_event_ids: vec![format!("evt-stock-{n}")],
+        // 2026-11-20T10:00:00Z: the adjustment's date and batch.
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: 1_795_168_800,
+            nanos: 0,
+        }),
+        body: Some(Body::AdjustStock(AdjustStock {
+            item: Some(ItemRef {
+                sku: sku.into(),
+                ..ItemRef::default()
+            }),
+            quantity_on_hand: 0,
+            delta,
+            site: site.into(),
+            reason: format!("Stock count {n}"),
+            store_warehouse_id: 1,
+        })),
+        ..Command::default()
+    }
+}
+
+/// Store stock changes become GP inventory adjustments (IVDOCTYP 1): each lands once, also
+/// when the answer to the first try is lost and when the command is delivered again; the
+/// quantities move at the command's site (or the connection's) when GP posts the batch; an
+/// item GP does not have is dead-lettered saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_changes_post_once_as_inventory_adjustments() -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let (task, stop) = sink.start_sink()?;
+    setup_items(&sink, &emu, &[("TEE-1", 10)]).await?;
+    let c = sink.connection.clone();
+    let h = emu.handle();
+
+    // The document commits but its answer is lost: the retry meets its own number.
+    let first = stock_change(&c, 1, "TEE-1", "MAIN", 5);
+    h.force_faults(nopbridge_emu_dynamics_gp::InjectedFault::DropAfter, 1);
+    sink.send(std::slice::from_ref(&first)).await?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+    h.clear_forced_faults();
+
+    let to_default_site = stock_change(&c, 2, "TEE-1", "", -2);
+    let warehouse = stock_change(&c, 3, "TEE-1", "WAREHOUSE", 3);
+    let unknown = stock_change(&c, 4, "NO-SUCH-SKU", "MAIN", 1);
+    sink.send(&[to_default_site.clone(), warehouse.clone(), unknown.clone()])
+        .await?;
+    sink.wait_results(5, Duration::from_secs(60)).await?;
+    // Delivered again (a consumer restart before its offset was committed).
+    sink.send(std::slice::from_ref(&first)).await?;
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    let results = loop {
+        let rs = sink.results().await?;
+        if rs
+            .iter()
+            .filter(|r| r.command_id == first.command_id)
+            .count()
+            >= 2
+        {
+            break rs;
+        }
+        if tokio::time::Instant::now() > end {
+            bail!("the redelivered command got no second result");
+        }
+    };
+    stop.cancel();
+    task.await?;
+
+    let adjustments = h.iv_documents(COMPANY);
+    assert_eq!(adjustments.len(), 3, "{adjustments:#?}");
+    let first_results: Vec<ResultStatus> = results
+        .iter()
+        .filter(|r| r.command_id == first.command_id)
+        .map(|r| r.status())
+        .collect();
+    assert!(
+        first_results.iter().all(|s| *s == ResultStatus::Unchanged),
+        "lost answer and redelivery both find the posted adjustment: {first_results:?}"
+    );
+    let first_doc = results
+        .iter()
+        .find(|r| r.command_id == first.command_id)
+        .and_then(|r| r.records.iter().find(|t| t.entity == "IVAdjustment"))
+        .map(|t| t.target_id.clone())
+        .context("the adjustment's number")?;
+    assert_eq!(first_doc.len(), 17, "IVDOCNBR is char(17): {first_doc}");
+    let kept = h.iv_document(COMPANY, &first_doc).context("kept")?;
+    assert_eq!(kept["IVDOCTYP"], 1);
+    assert_eq!(kept["BACHNUMB"], "WEBIV20261120");
+    assert_eq!(kept["header"]["DOCDATE"], "2026-11-20");
+    assert!(
+        kept["header"]["NOTETEXT"]
+            .as_str()
+            .is_some_and(|n| n.contains(&format!("[nopbridge {}]", first.command_id))),
+        "{kept}"
+    );
+    let line = &kept["lines"][0];
+    assert_eq!(
+        (
+            line["ITEMNMBR"].as_str(),
+            line["TRXLOCTN"].as_str(),
+            line["TRXQTY"].as_str()
+        ),
+        (Some("TEE-1"), Some("MAIN"), Some("5"))
+    );
+    let at_default = adjustments
+        .iter()
+        .find(|d| d["lines"][0]["TRXQTY"] == "-2")
+        .context("the adjustment without a site")?;
+    assert_eq!(
+        at_default["lines"][0]["TRXLOCTN"], "MAIN",
+        "the connection's site"
+    );
+
+    // GP moves stock when the batch posts: 10 + 5 − 2 at MAIN, 3 at WAREHOUSE.
+    assert_eq!(
+        h.quantity(COMPANY, "TEE-1", "MAIN").map(|q| q.0),
+        Some(10.into())
+    );
+    assert_eq!(h.post_batch(COMPANY, "WEBIV20261120"), 3);
+    assert_eq!(
+        h.quantity(COMPANY, "TEE-1", "MAIN").map(|q| q.0),
+        Some(13.into())
+    );
+    assert_eq!(
+        h.quantity(COMPANY, "TEE-1", "WAREHOUSE").map(|q| q.0),
+        Some(3.into())
+    );
+
+    let failed = results
+        .iter()
+        .find(|r| r.command_id == unknown.command_id)
+        .context("the unknown item's result")?;
+    assert_eq!(failed.status(), ResultStatus::Failed);
+    let e = failed.error.clone().context("error")?;
+    assert_eq!(
+        (e.code.as_str(), e.class.as_str(), e.element.as_str()),
+        ("9103", "reference", "taIVTransactionLineInsert"),
+        "{e:?}"
+    );
+    assert!(e.detail.contains("NO-SUCH-SKU"), "{e:?}");
+    assert!(
+        e.explanation.contains("Create the item in GP") && e.explanation.contains("sku_overrides"),
+        "{e:?}"
+    );
+    assert_eq!(sink.dead_letters().await?.len(), 1, "only the unknown item");
+    for ok in [&to_default_site, &warehouse] {
+        assert!(
+            results
+                .iter()
+                .any(|r| r.command_id == ok.command_id && r.status() == ResultStatus::Created),
+            "{}",
+            ok.command_id
+        );
+    }
+    Ok(())
+}

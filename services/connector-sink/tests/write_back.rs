@@ -248,3 +248,79 @@ async fn a_refused_write_back_is_a_permanent_failure_with_the_store_reason() -> 
     assert_ne!(h.order(id as i32).context("order")?.payment_status_id, PAID);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warehouse_stock_is_adjusted_once_even_when_the_update_after_its_history_was_lost(
+) -> Result<()> {
+    let s = setup().await?;
+    let h = s.emu.handle().clone();
+    let (product_id, sku, warehouse, before) = h
+        .read(|st| {
+            st.products
+                .iter()
+                .filter(|p| !p.deleted && p.use_multiple_warehouses && p.sku.is_some())
+                .find_map(|p| {
+                    let w = st.pwi_of(p.id).into_iter().next()?;
+                    Some((p.id, p.sku.clone()?, w.warehouse_id, w.stock_quantity))
+                })
+        })
+        .context("a multi-warehouse product with a warehouse row")?;
+    let stock_in = || {
+        h.read(|st| {
+            st.pwi_of(product_id)
+                .into_iter()
+                .find(|w| w.warehouse_id == warehouse)
+                .map(|w| w.stock_quantity)
+        })
+    };
+    let adjust = |id: &str, warehouse_id: i64| {
+        command(
+            &s.connection,
+            id,
+            Body::AdjustStock(AdjustStock {
+                item: Some(ItemRef {
+                    sku: sku.clone(),
+                    ..ItemRef::default()
+                }),
+                delta: 7,
+                store_warehouse_id: warehouse_id,
+                reason: "Bill 12 received in QuickBooks".into(),
+                ..AdjustStock::default()
+            }),
+        )
+    };
+    let cmd = adjust("wh-1", i64::from(warehouse));
+    deliver(&s, &cmd).await?;
+    deliver(&s, &cmd).await?;
+    assert_eq!(stock_in(), Some(before + 7), "applied once");
+    // The history row landed but the warehouse update did not (a failure between the two
+    // calls): the redelivery finds the marker, sees the old stock and makes the update.
+    h.write(|st| {
+        st.add_stock_history(
+            product_id,
+            7,
+            before + 14,
+            Some(warehouse),
+            "Bill 12 received in QuickBooks [nopbridge wh-2]".into(),
+            chrono::Utc::now(),
+        )
+    });
+    deliver(&s, &adjust("wh-2", i64::from(warehouse))).await?;
+    assert_eq!(stock_in(), Some(before + 14));
+    let marked = h.read(|st| {
+        st.history_of(product_id)
+            .iter()
+            .filter(|r| r.message.contains("[nopbridge wh-"))
+            .count()
+    });
+    assert_eq!(marked, 2, "one history row per command");
+    // A warehouse the product does not stock in: a reason, not a guess.
+    let err = deliver(&s, &adjust("wh-3", 999))
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("no stock in warehouse 999"),
+        "{err}"
+    );
+    Ok(())
+}

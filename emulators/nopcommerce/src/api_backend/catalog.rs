@@ -132,6 +132,41 @@ pub async fn adjust_inventory(
     }
 }
 
+/// `GET Product/AddStockQuantityHistoryEntry/{productId}?quantityAdjustment&stockQuantity&warehouseId&message`:
+/// a history row only (ProductService.AddStockQuantityHistoryEntryAsync); the stock itself
+/// is not touched, which is how a warehouse row update gets its history.
+pub async fn add_history_entry(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Response {
+    let id = tri!(path_id(&id, "productId"));
+    let p = params(&s, q);
+    let adjustment = tri!(p.int("quantityAdjustment")).unwrap_or(0);
+    let stock = tri!(p.int("stockQuantity")).unwrap_or(0);
+    let warehouse = tri!(p.int("warehouseId")).filter(|w| *w != 0);
+    let message = clean_text(p.str("message").unwrap_or(""));
+    let added = s.write(|st| {
+        let found = st.product(id).is_some();
+        if found {
+            st.add_stock_history(
+                id,
+                adjustment,
+                stock,
+                warehouse,
+                message,
+                crate::json::now(),
+            );
+        }
+        found
+    });
+    if added {
+        StatusCode::OK.into_response()
+    } else {
+        not_found("Product")
+    }
+}
+
 pub async fn pwi_records(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let id = tri!(path_id(&id, "productId"));
     match s.read(|st| {

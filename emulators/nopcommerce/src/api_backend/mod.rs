@@ -153,6 +153,10 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             post(catalog::adjust_inventory),
         )
         .route(
+            "/Product/AddStockQuantityHistoryEntry/{id}",
+            get(catalog::add_history_entry),
+        )
+        .route(
             "/ProductWarehouse/GetAllProductWarehouseInventoryRecords/{id}",
             get(catalog::pwi_records),
         )

@@ -206,6 +206,12 @@ pub struct GpErrorNumbers {
     pub posted_document: i64,
     pub customer_exists: i64,
     pub item_exists: i64,
+    /// An item number (ITEMNMBR) the company does not have.
+    pub unknown_item: i64,
+    /// A site ID (LOCNCODE / TRXLOCTN) the company does not have.
+    pub unknown_site: i64,
+    /// An inventory transaction number (IVDOCNBR) that already exists.
+    pub duplicate_adjustment: i64,
 }
 
 impl Default for GpErrorNumbers {
@@ -215,6 +221,9 @@ impl Default for GpErrorNumbers {
             posted_document: 9121,
             customer_exists: 9104,
             item_exists: 9105,
+            unknown_item: 9103,
+            unknown_site: 9106,
+            duplicate_adjustment: 9122,
         }
     }
 }

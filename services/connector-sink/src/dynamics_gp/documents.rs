@@ -3,7 +3,9 @@
 //! and items it needs (created in the same SQL transaction when GP has none), its lines,
 //! taxes, payments and header. Its SOPNUMBE is the command's document number, so a document
 //! whose answer was lost comes back as a duplicate number: the connector reads it, checks
-//! customer and amount, and reports it as posted (UNCHANGED) instead of failing.
+//! customer and amount, and reports it as posted (UNCHANGED) instead of failing. A stock
+//! change is an inventory adjustment (IVInventoryTransactionType, IVDOCTYP 1) whose IVDOCNBR
+//! comes from the command id, with the same duplicate handling.
 use super::{
     config::SaleDocument,
     encoder::{self, Fitter},
@@ -14,8 +16,8 @@ use super::{
 };
 use crate::{target::Outcome, xref::Xref};
 use nopbridge_proto::commands::v1::{
-    command::Body, Command, DocumentLine, LineKind, PostalAddress, ResultStatus, SaleDocumentKind,
-    TargetRecord, Tender, TenderKind, UpsertCustomer, UpsertItem,
+    command::Body, AdjustStock, Command, DocumentLine, LineKind, PostalAddress, ResultStatus,
+    SaleDocumentKind, TargetRecord, Tender, TenderKind, UpsertCustomer, UpsertItem,
 };
 use nopbridge_proto::events::v1::Money;
 use serde_json::Value;
@@ -24,6 +26,9 @@ use tracing::info;
 const XREF_CUSTOMER: &str = "gp_customer";
 const XREF_ITEM: &str = "gp_item";
 const XREF_SOP: &str = "gp_sop";
+const XREF_IV: &str = "gp_iv";
+/// IVDOCTYP of an adjustment (2 is a variance).
+const IV_ADJUSTMENT: i16 = 1;
 
 fn record(entity: &str, id: impl Into<String>, role: &str) -> TargetRecord {
     TargetRecord {
@@ -134,10 +139,7 @@ impl GpConnector {
                 "a payment after the invoice is a cash receipt (RMCashReceiptsType) applied in GP, which this connector does not post yet; record it in GP, or post such orders when paid (paid at sale)",
             )),
             Some(Body::VoidDocument(_)) => self.void(cmd).await,
-            Some(Body::AdjustStock(_)) => Err(GpError::invalid(
-                "unsupported",
-                "stock adjustments (IVInventoryTransactionType) are not posted to GP by this connector; GP's stock moves with its SOP documents",
-            )),
+            Some(Body::AdjustStock(a)) => self.adjust_stock(cmd, a).await,
             Some(Body::StoreWriteBack(_)) => Ok(Outcome::skipped()),
             None => Err(GpError::invalid("validation", "the command has no body")),
         }
@@ -725,6 +727,183 @@ impl GpConnector {
             attempts: 1,
         })
     }
+}
+
+impl GpConnector {
+    /// A store stock change as an inventory adjustment: one line of TRXQTY = the change at
+    /// the command's site (else the connection's), in the batch `{batch_prefix}IV{date}`,
+    /// numbered from the command id so a redelivery meets its own document.
+    async fn adjust_stock(&self, cmd: &Command, a: &AdjustStock) -> Result<Outcome, GpError> {
+        if a.delta == 0 {
+            // Only a change can be posted: GP's on-hand leaves out unposted adjustments, so
+            // an absolute level cannot be turned into a safe adjustment here.
+            info!(command_id = %cmd.command_id, "stock level without a change: nothing to adjust in GP");
+            return Ok(Outcome::skipped());
+        }
+        let mut fit = Fitter::default();
+        let r = a.item.clone().unwrap_or_default();
+        let raw = if r.target_item.trim().is_empty() {
+            r.sku.trim()
+        } else {
+            r.target_item.trim()
+        };
+        if raw.is_empty() {
+            return Err(GpError::invalid(
+                "reference",
+                "the stock change names no SKU or GP item number; nothing was posted",
+            ));
+        }
+        let item = fit.key("ITEMNMBR", raw);
+        let site = if a.site.trim().is_empty() {
+            self.cfg.site.clone()
+        } else {
+            a.site.trim().to_string()
+        };
+        if site.chars().count() > 10 {
+            return Err(GpError::invalid(
+                "validation",
+                format!("site {site} is longer than GP's 10-character site ID (TRXLOCTN); fix stock.sites / stock.default_site in the mapping, then replay"),
+            ));
+        }
+        let number = adjustment_number(cmd);
+        let date = cmd
+            .occurred_at
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+            .unwrap_or_else(chrono::Utc::now)
+            .format("%Y-%m-%d")
+            .to_string();
+        let batch = encoder::batch(&format!("{}IV", self.cfg.batch_prefix), &date);
+        let reason = if a.reason.trim().is_empty() {
+            "nopCommerce stock change"
+        } else {
+            a.reason.trim()
+        };
+        let note = fit.text(
+            "NOTETEXT",
+            &format!("{reason} [nopbridge {}]", cmd.command_id),
+        );
+        let mut line = Node::new("taIVTransactionLineInsert");
+        line.set("IVDOCNBR", number.clone())
+            .set("IVDOCTYP", IV_ADJUSTMENT.to_string())
+            .set("ITEMNMBR", item.clone())
+            .set("LNSEQNBR", "16384")
+            .set("TRXQTY", a.delta.to_string())
+            .set("TRXLOCTN", site.clone());
+        let mut header = Node::new("taIVTransactionHeaderInsert");
+        header
+            .set("BACHNUMB", batch)
+            .set("IVDOCNBR", number.clone())
+            .set("IVDOCTYP", IV_ADJUSTMENT.to_string())
+            .set("DOCDATE", date)
+            .set("NOTETEXT", note);
+        let document = xml::render(&[Txn {
+            kind: "IVInventoryTransactionType",
+            nodes: vec![line, header],
+        }])
+        .map_err(|e| GpError::invalid("internal", e.to_string()))?;
+        let path = format!("iv/{}", urlencoding::encode(&number));
+        let _g = self.flights.lock(&format!("iv/{number}")).await;
+        let outcome = |status, attempts| {
+            let mut rec = record("IVAdjustment", number.clone(), "item");
+            rec.document_number = number.clone();
+            Outcome {
+                status,
+                records: vec![rec, record("Item", item.clone(), "item")],
+                request_id: String::new(),
+                attempts,
+            }
+        };
+        // A replay of a posted command: GP has it, nothing is sent.
+        if self
+            .store
+            .get(self.conn(), XREF_IV, &number)
+            .await?
+            .is_some()
+        {
+            if let Some(found) = self.service.read(&path).await? {
+                Self::same_adjustment(&found, &item, &site, a.delta)
+                    .map_err(|m| GpError::invalid("duplicate", m))?;
+                return Ok(outcome(ResultStatus::Unchanged, 1));
+            }
+        }
+        log_fitting(&fit);
+        let (status, attempts) = match self
+            .service
+            .submit("CreateTransactionEntity", &document)
+            .await
+        {
+            Ok((_, attempts)) => (ResultStatus::Created, attempts),
+            Err(e) if e.number() == Some(self.cfg.errors.duplicate_adjustment) => {
+                // Posted by an earlier try whose answer was lost, if it is the same adjustment.
+                let found = self.service.read(&path).await?.ok_or(e)?;
+                if let Err(m) = Self::same_adjustment(&found, &item, &site, a.delta) {
+                    return Err(GpError::Rejected {
+                        number: self.cfg.errors.duplicate_adjustment,
+                        procedure: "taIVTransactionHeaderInsert".into(),
+                        description: format!("Document number {number} already exists: {m}"),
+                        exception: "eConnectException".into(),
+                    });
+                }
+                info!(%number, "inventory adjustment already in GP with this item, site and quantity: taken as posted");
+                (ResultStatus::Unchanged, 1)
+            }
+            Err(e) => return Err(e),
+        };
+        self.store
+            .put(self.conn(), XREF_IV, &number, &xref(&number, cmd))
+            .await?;
+        Ok(outcome(status, attempts))
+    }
+
+    /// Is the inventory transaction GP holds under this number the one the command describes?
+    fn same_adjustment(found: &Value, item: &str, site: &str, delta: i64) -> Result<(), String> {
+        let lines = found
+            .get("lines")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let text = |l: &Value, k: &str| {
+            l.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        let same = lines.len() == 1
+            && lines.iter().all(|l| {
+                text(l, "ITEMNMBR").eq_ignore_ascii_case(item)
+                    && text(l, "TRXLOCTN").eq_ignore_ascii_case(site)
+                    && text(l, "TRXQTY").parse::<rust_decimal::Decimal>().ok()
+                        == Some(rust_decimal::Decimal::from(delta))
+            });
+        if !same {
+            let held: Vec<String> = lines
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{} {} at {}",
+                        text(l, "TRXQTY"),
+                        text(l, "ITEMNMBR"),
+                        text(l, "TRXLOCTN")
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "GP holds this number for {}, the command is for {delta} {item} at {site}",
+                held.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An adjustment's IVDOCNBR (17 characters): `ADJ` and 14 hex digits of the command id's
+/// hash, so every delivery of one command carries the same number.
+fn adjustment_number(cmd: &Command) -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(cmd.command_id.as_bytes()));
+    format!("ADJ{}", digest[..14].to_uppercase())
 }
 
 /// A SOP document to post.

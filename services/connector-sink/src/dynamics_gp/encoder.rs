@@ -10,12 +10,12 @@ pub fn max_len(element: &str) -> Option<usize> {
     Some(match element {
         "CUSTNMBR" | "SHRTNAME" | "CUSTCLAS" | "ADRSCODE" | "SHIPMTHD" | "TAXSCHID"
         | "PRSTADCD" | "PRBTADCD" | "CHEKBKID" | "CURNCYID" | "ITMSHNAM" | "DOCID" | "BACHNUMB"
-        | "TAXDTLID" | "CARDNAME" => 15,
+        | "TAXDTLID" | "CARDNAME" | "Reason_Code" => 15,
         "CUSTNAME" | "STMTNAME" | "ShipToName" => 64,
         "CNTCPRSN" | "ADDRESS1" | "ADDRESS2" | "ADDRESS3" | "COUNTRY" => 60,
         "CITY" => 35,
         "STATE" => 29,
-        "ZIPCODE" | "LOCNCODE" | "UOMSCHDL" | "ITMCLSCD" => 10,
+        "ZIPCODE" | "LOCNCODE" | "TRXLOCTN" | "UOMSCHDL" | "ITMCLSCD" => 10,
         "CCode" => 6,
         "PHNUMBR1" | "PHNUMBR2" | "PHNUMBR3" | "FAX" | "FAXNUMBR" => 21,
         "CSTPONBR" | "CHEKNMBR" | "RCTNCCRD" | "DOCNUMBR" => 20,
@@ -23,6 +23,7 @@ pub fn max_len(element: &str) -> Option<usize> {
         "COMMENT_1" | "USRDEFND1" | "USRDEFND2" | "USRDEFND3" => 50,
         "ITEMDESC" => 100,
         "SOPNUMBE" => 21,
+        "IVDOCNBR" => 17,
         "Tracking_Number" => 40,
         "ToEmail_Recipient" => 80,
         "NOTETEXT" => 8000,

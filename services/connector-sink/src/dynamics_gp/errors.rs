@@ -1,6 +1,6 @@
 //! GP failures as the sink loop sees them: transient, or permanent with the eConnect error
 //! number, procedure and description, a class, and what an operator should do.
-use super::service::GpError;
+use super::{config::GpErrorNumbers, service::GpError};
 use crate::target::Failure;
 use nopbridge_proto::commands::v1::TargetError;
 
@@ -10,7 +10,7 @@ pub const SUBTOTAL_MISMATCH: i64 = 67;
 /// Item does not allow back orders; confirmed (errata 7).
 pub const BACK_ORDER: i64 = 4776;
 
-pub fn class_of(e: &GpError, duplicate_document: i64) -> &'static str {
+pub fn class_of(e: &GpError, numbers: &GpErrorNumbers) -> &'static str {
     match e {
         GpError::Invalid { class, .. } => class,
         GpError::Auth(_) => "auth",
@@ -22,19 +22,25 @@ pub fn class_of(e: &GpError, duplicate_document: i64) -> &'static str {
         } => match *number {
             SUBTOTAL_MISMATCH => "arithmetic",
             BACK_ORDER => "stock",
-            n if n == duplicate_document => "duplicate",
+            n if n == numbers.duplicate_document || n == numbers.duplicate_adjustment => {
+                "duplicate"
+            }
+            n if n == numbers.unknown_item || n == numbers.unknown_site => "reference",
             _ if exception.contains("Schema") => "schema",
             _ => "validation",
         },
     }
 }
 
-fn explain(e: &GpError, duplicate_document: i64) -> &'static str {
+fn explain(e: &GpError, numbers: &GpErrorNumbers) -> &'static str {
     match e {
         GpError::Rejected { number, exception, .. } => match *number {
             SUBTOTAL_MISMATCH => "eConnect error 67: the header's SUBTOTAL is not the sum of the lines' extended prices (or a line's SOPTYPE differs from the header's). The connector checks this before sending, so the document was changed on the way or the connector has a bug; report it with the document number.",
             BACK_ORDER => "eConnect error 4776: an item on the document has too little stock at the site and does not allow back orders. Receive or adjust the stock in GP (or allow back orders on the item), then replay.",
-            n if n == duplicate_document => "The SOP number is already used in GP by a different document (another customer or amount). Check the document in GP; renumber or remove one of them, then replay.",
+            n if n == numbers.duplicate_document => "The SOP number is already used in GP by a different document (another customer or amount). Check the document in GP; renumber or remove one of them, then replay.",
+            n if n == numbers.duplicate_adjustment => "The inventory transaction number (IVDOCNBR) is already used in GP by a different adjustment (another item, site or quantity). Check the transaction in GP; remove or renumber it, then replay.",
+            n if n == numbers.unknown_item => "GP has no item with this number (ITEMNMBR). Create the item in GP, or map the store SKU to the GP item number (items.sku_overrides in the mapping), then replay.",
+            n if n == numbers.unknown_site => "GP has no site with this ID (LOCNCODE / TRXLOCTN). Create the site in GP, or fix the site in the mapping (stock.sites, stock.default_site, dynamics_gp.site) or the connection's `site`, then replay.",
             _ if exception.contains("Schema") => "eConnect refused the document's structure (element order, a required node). This is a connector bug; report it with the detail.",
             _ => "eConnect refused the document; see the error number and description, fix the cause in GP set-up (IDs, customer, item, site) or the mapping, then replay.",
         },
@@ -46,7 +52,7 @@ fn explain(e: &GpError, duplicate_document: i64) -> &'static str {
     }
 }
 
-pub fn target_error(e: &GpError, duplicate_document: i64) -> TargetError {
+pub fn target_error(e: &GpError, numbers: &GpErrorNumbers) -> TargetError {
     let (code, element, detail) = match e {
         GpError::Rejected {
             number,
@@ -68,13 +74,13 @@ pub fn target_error(e: &GpError, duplicate_document: i64) -> TargetError {
         code,
         element,
         detail,
-        explanation: explain(e, duplicate_document).into(),
-        class: class_of(e, duplicate_document).into(),
+        explanation: explain(e, numbers).into(),
+        class: class_of(e, numbers).into(),
     }
 }
 
-pub fn failure(e: GpError, duplicate_document: i64) -> Failure {
-    let error = target_error(&e, duplicate_document);
+pub fn failure(e: GpError, numbers: &GpErrorNumbers) -> Failure {
+    let error = target_error(&e, numbers);
     match e {
         GpError::Unavailable { .. } | GpError::Store(_) => Failure::Transient(error),
         _ => Failure::Permanent(error),
@@ -96,7 +102,8 @@ mod tests {
 
     #[test]
     fn back_orders_and_arithmetic_are_permanent_with_an_explanation() {
-        let Failure::Permanent(t) = failure(rejected(4776), 9101) else {
+        let numbers = GpErrorNumbers::default();
+        let Failure::Permanent(t) = failure(rejected(4776), &numbers) else {
             panic!("4776 is permanent");
         };
         assert_eq!(
@@ -104,7 +111,7 @@ mod tests {
             ("4776", "stock", "taSopLineIvcInsert")
         );
         assert!(t.explanation.contains("stock"));
-        let Failure::Permanent(t) = failure(rejected(67), 9101) else {
+        let Failure::Permanent(t) = failure(rejected(67), &numbers) else {
             panic!("67 is permanent");
         };
         assert_eq!(t.class, "arithmetic");
@@ -114,7 +121,7 @@ mod tests {
                     attempts: 6,
                     reason: "HTTP 503".into()
                 },
-                9101
+                &numbers
             ),
             Failure::Transient(_)
         ));

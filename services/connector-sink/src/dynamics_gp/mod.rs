@@ -109,7 +109,7 @@ impl Connection for GpConnector {
             if let Err(GpError::Auth(why)) = &r {
                 (self.health)(HealthState::Disconnected, why);
             }
-            r.map_err(|e| errors::failure(e, self.cfg.errors.duplicate_document))
+            r.map_err(|e| errors::failure(e, &self.cfg.errors))
         })
     }
 }

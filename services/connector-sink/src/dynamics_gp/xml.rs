@@ -227,6 +227,8 @@ mod tests {
             "taSopHdrIvcInsert",
             "taSopLineIvcInsert",
             "taUpdateCreateCustomerRcd",
+            "taIVTransactionLineInsert",
+            "taIVTransactionHeaderInsert",
         ] {
             let section: Vec<&str> = text
                 .lines()
@@ -240,6 +242,17 @@ mod tests {
                 .map(|(e, _)| *e)
                 .collect();
             assert_eq!(section, ours, "{node}");
+        }
+        for txn in ["SOPTransactionType", "IVInventoryTransactionType"] {
+            let section: Vec<&str> = text
+                .lines()
+                .skip_while(|l| *l != format!("@txn {txn}"))
+                .skip(1)
+                .take_while(|l| !l.starts_with('@'))
+                .filter_map(|l| l.split_whitespace().next())
+                .collect();
+            let ours: Vec<&str> = schema::txn_children(txn).iter().map(|(e, _)| *e).collect();
+            assert_eq!(section, ours, "{txn}");
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Product {
 #[derive(Debug, Deserialize)]
 pub struct StockRow {
     pub message: String,
+    /// Stock after the change.
+    #[serde(default)]
+    pub stock_quantity: i64,
 }
 
 #[derive(Debug, Deserialize)]

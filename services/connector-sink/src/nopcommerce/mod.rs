@@ -257,15 +257,22 @@ impl NopConnector {
         }
         let marker = format!("[nopbridge {command_id}]");
         let history = self.client.stock_history(product_id).await?;
-        if history.iter().any(|h| h.message.contains(&marker)) {
-            return Ok(outcome(ResultStatus::Unchanged, "Product", product_id));
-        }
+        let done = history.iter().find(|h| h.message.contains(&marker));
         let reason = if s.reason.is_empty() {
             "stock from accounting"
         } else {
             s.reason.as_str()
         };
         let message = format!("{reason} {marker}");
+        if s.store_warehouse_id != 0 {
+            let after = done.map(|h| h.stock_quantity);
+            return self
+                .adjust_warehouse(product_id, s.store_warehouse_id, s.delta, &message, after)
+                .await;
+        }
+        if done.is_some() {
+            return Ok(outcome(ResultStatus::Unchanged, "Product", product_id));
+        }
         let path = format!(
             "Product/AdjustInventory/{product_id}?quantityToChange={}&message={}",
             s.delta,
@@ -273,6 +280,59 @@ impl NopConnector {
         );
         self.client
             .send(Method::POST, &path, Some(json!("")))
+            .await?;
+        Ok(outcome(ResultStatus::Updated, "Product", product_id))
+    }
+
+    /// One warehouse's stock. nopCommerce has no single call for it (AdjustInventory only
+    /// reserves on multi-warehouse products), so: the history row with the marker first,
+    /// then the warehouse row. A redelivery that finds the marker (`after`, the stock it
+    /// recorded) still makes the update when the row shows the stock from before it, so a
+    /// failure between the two calls is neither lost nor applied twice.
+    async fn adjust_warehouse(
+        &self,
+        product_id: i64,
+        warehouse_id: i64,
+        delta: i64,
+        message: &str,
+        after: Option<i64>,
+    ) -> Result<Outcome, Failure> {
+        let rows: Vec<serde_json::Value> = self
+            .client
+            .get(&format!(
+                "ProductWarehouse/GetAllProductWarehouseInventoryRecords/{product_id}"
+            ))
+            .await?
+            .unwrap_or_default();
+        let field = |r: &serde_json::Value, k: &str| r.get(k).and_then(serde_json::Value::as_i64);
+        let Some(mut row) = rows
+            .into_iter()
+            .find(|r| field(r, "warehouse_id") == Some(warehouse_id))
+        else {
+            return Err(Failure::permanent(
+                "reference",
+                format!("product {product_id} keeps no stock in warehouse {warehouse_id}"),
+                "add the warehouse to the product's inventory in the store, or set stock.store_warehouse of the store connection to one it uses, then replay",
+            ));
+        };
+        let stock = field(&row, "stock_quantity").unwrap_or(0);
+        match after {
+            Some(after) if stock != after - delta => {
+                return Ok(outcome(ResultStatus::Unchanged, "Product", product_id))
+            }
+            Some(_) => {}
+            None => {
+                let path = format!(
+                    "Product/AddStockQuantityHistoryEntry/{product_id}?quantityAdjustment={delta}&stockQuantity={}&warehouseId={warehouse_id}&message={}",
+                    stock + delta,
+                    urlencoding::encode(message)
+                );
+                self.client.send(Method::GET, &path, None).await?;
+            }
+        }
+        row["stock_quantity"] = json!(stock + delta);
+        self.client
+            .send(Method::PUT, "ProductWarehouse/Update", Some(row))
             .await?;
         Ok(outcome(ResultStatus::Updated, "Product", product_id))
     }

@@ -55,6 +55,39 @@ pub struct QboConnectionConfig {
     pub limits: QboLimits,
     #[serde(default)]
     pub retry: QboRetry,
+    /// Follow this company's item quantities into the store (see `stock_watch.rs`); off when
+    /// absent.
+    #[serde(default)]
+    pub stock_watch: Option<StockWatchConfig>,
+}
+
+/// Stock back-sync: QuickBooks on-hand changes the bridge did not cause become stock
+/// adjustments of the store's products (by SKU).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockWatchConfig {
+    /// Tenant and store id of the store that follows this company's stock: its events are
+    /// routed to that store's write-back connection.
+    pub tenant: String,
+    pub store: String,
+    /// Change-data-capture poll interval. Signed webhooks wake the watch sooner.
+    #[serde(default = "default_watch_interval_ms")]
+    pub interval_ms: u64,
+    /// How far each poll reaches back before the last one ended: QuickBooks stamps changes
+    /// in whole seconds, so a change in the last poll's second could otherwise be missed.
+    /// Re-reading is harmless: a change already counted counts as nothing.
+    #[serde(default = "default_watch_overlap_secs")]
+    pub overlap_secs: u32,
+    /// Appended to `canonical.inventory_level.v1` (tests sharing a broker).
+    #[serde(default)]
+    pub topic_suffix: String,
+}
+
+const fn default_watch_interval_ms() -> u64 {
+    60_000
+}
+const fn default_watch_overlap_secs() -> u32 {
+    60
 }
 
 fn default_base_url() -> String {
@@ -101,6 +134,22 @@ impl QboConnectionConfig {
                 format!("{at}.home_currency"),
                 "must be an ISO-4217 code",
             ));
+        }
+        if let Some(w) = &self.stock_watch {
+            for (k, v) in [("tenant", &w.tenant), ("store", &w.store)] {
+                if v.trim().is_empty() {
+                    return Err(ConfigError::key(
+                        format!("{at}.stock_watch.{k}"),
+                        "must name the store whose stock follows this company",
+                    ));
+                }
+            }
+            if w.interval_ms == 0 {
+                return Err(ConfigError::key(
+                    format!("{at}.stock_watch.interval_ms"),
+                    "must be positive",
+                ));
+            }
         }
         self.limits.validate(&format!("{at}.limits"))
     }

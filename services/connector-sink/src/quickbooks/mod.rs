@@ -13,11 +13,14 @@ mod oauth;
 mod references;
 mod request_builder;
 mod service;
+mod stock_watch;
+pub mod webhooks;
 
-pub use config::{DisplayNameRule, QboConnectionConfig, QboLimits, QboRetry};
+pub use config::{DisplayNameRule, QboConnectionConfig, QboLimits, QboRetry, StockWatchConfig};
 pub use encoder::request_id;
 pub use errors::{class_of, explain};
 pub use service::{Fault, QboError, ServiceStats};
+pub use stock_watch::{PollOutcome, StockWatch, WatchError};
 
 use crate::{
     keyed_lock::KeyedLock,
@@ -59,6 +62,17 @@ fn connect<'a>(
                 meter,
             )
             .await?;
+            if let Some(w) = &c.stock_watch {
+                shared.stock_watches.lock().push(Arc::new(StockWatch::new(
+                    &c.connection_id,
+                    &c.realm_id,
+                    w.clone(),
+                    connector.service.clone(),
+                    shared.store.clone(),
+                    shared.producer.clone(),
+                    shared.control.clone(),
+                )));
+            }
             out.push(Arc::new(connector));
         }
         Ok(out)
