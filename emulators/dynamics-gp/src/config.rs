@@ -278,6 +278,10 @@ pub struct ErrorNumbers {
     pub unknown_account: i32,
     pub unbalanced_journal: i32,
     pub posted_document: i32,
+    /// An inventory transaction number (IVDOCNBR) that already exists.
+    pub duplicate_adjustment: i32,
+    /// A decrease with OverrideQty=0 takes more than the site has available.
+    pub quantity_shortage: i32,
 }
 
 impl Default for ErrorNumbers {
@@ -306,6 +310,8 @@ impl Default for ErrorNumbers {
             unknown_account: 9119,
             unbalanced_journal: 9120,
             posted_document: 9121,
+            duplicate_adjustment: 9122,
+            quantity_shortage: 9123,
         }
     }
 }

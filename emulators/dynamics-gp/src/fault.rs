@@ -41,9 +41,9 @@ pub struct Fault {
 }
 
 /// The fields that identify a node in an error message.
-const IDENTIFIERS: [&str; 10] = [
-    "SOPTYPE", "SOPNUMBE", "CUSTNMBR", "ITEMNMBR", "LNITMSEQ", "ADRSCODE", "DOCNUMBR", "BACHNUMB",
-    "JRNENTRY", "ACTNUMST",
+const IDENTIFIERS: [&str; 13] = [
+    "SOPTYPE", "SOPNUMBE", "IVDOCTYP", "IVDOCNBR", "CUSTNMBR", "ITEMNMBR", "TRXLOCTN", "LNITMSEQ",
+    "ADRSCODE", "DOCNUMBR", "BACHNUMB", "JRNENTRY", "ACTNUMST",
 ];
 
 impl Fault {

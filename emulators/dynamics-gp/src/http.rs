@@ -31,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/gp/{company}/customers/{id}", get(customer))
         .route("/gp/{company}/items/{id}", get(item))
         .route("/gp/{company}/sop/{soptype}/{number}", get(sop_document))
+        .route("/gp/{company}/iv/{number}", get(iv_document))
         .route("/gp/{company}/journals/{number}", get(journal))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state, gate))
@@ -312,6 +313,18 @@ async fn sop_document(
     let c = shared.lock();
     let found = c.sop.get(&(soptype, key(&number))).map(|d| c.render_sop(d));
     json_or_404(&company, found, format!("SOP document {soptype}/{number}"))
+}
+
+async fn iv_document(
+    State(state): State<Arc<AppState>>,
+    Path((company, number)): Path<(String, String)>,
+) -> Response {
+    let Some(shared) = state.company(&company) else {
+        return unknown_company(&company).into_response();
+    };
+    let c = shared.lock();
+    let found = c.iv.get(&key(&number)).map(|d| c.render_iv(d));
+    json_or_404(&company, found, format!("Inventory transaction {number}"))
 }
 
 async fn journal(

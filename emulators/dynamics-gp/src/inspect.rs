@@ -44,7 +44,7 @@ fn not_found(what: &str) -> Response {
         .into_response()
 }
 
-/// Every record of one kind: customers, items, sop, journals, batches.
+/// Every record of one kind: customers, items, sop, iv, journals, batches.
 pub fn rows(state: &AppState, company: &str, kind: &str) -> Option<Vec<Value>> {
     let shared = state.company(company)?;
     let c = shared.lock();
@@ -52,6 +52,7 @@ pub fn rows(state: &AppState, company: &str, kind: &str) -> Option<Vec<Value>> {
         "customers" => c.customers.values().map(|x| c.render_customer(x)).collect(),
         "items" => c.items.values().map(|x| c.render_item(x)).collect(),
         "sop" => c.sop.values().map(|d| c.render_sop(d)).collect(),
+        "iv" => c.iv.values().map(|d| c.render_iv(d)).collect(),
         "journals" => c.journals.values().map(|j| c.render_journal(j)).collect(),
         "batches" => c
             .batches

@@ -283,6 +283,17 @@ impl EmulatorHandle {
             .map(|d| c.render_sop(d))
     }
 
+    /// Every inventory transaction as `{IVDOCNBR, IVDOCTYP, BACHNUMB, posted, header, lines}`.
+    pub fn iv_documents(&self, company: &str) -> Vec<Value> {
+        inspect::rows(&self.state, company, "iv").unwrap_or_default()
+    }
+
+    pub fn iv_document(&self, company: &str, ivdocnbr: &str) -> Option<Value> {
+        let shared = self.state.company(company)?;
+        let c = shared.lock();
+        c.iv.get(&key(ivdocnbr)).map(|d| c.render_iv(d))
+    }
+
     pub fn journals(&self, company: &str) -> Vec<Value> {
         inspect::rows(&self.state, company, "journals").unwrap_or_default()
     }
@@ -291,7 +302,8 @@ impl EmulatorHandle {
         inspect::rows(&self.state, company, "batches").unwrap_or_default()
     }
 
-    /// Posts a batch's invoices and returns (stock moves); returns how many posted.
+    /// Posts a batch's invoices, returns and inventory adjustments (stock moves); returns how
+    /// many posted.
     pub fn post_batch(&self, company: &str, batch: &str) -> usize {
         self.state
             .company(company)

@@ -1,9 +1,10 @@
 //! One GP company database: customers (RM00101-like) with addresses and internet
 //! addresses, items (IV00101) with quantities per site (IV00102), SOP documents keyed by
-//! (SOPTYPE, SOPNUMBE) with lines, taxes, payments and tracking numbers, batches, GL
-//! journals and next-number counters per DOCID.
+//! (SOPTYPE, SOPNUMBE) with lines, taxes, payments and tracking numbers, inventory
+//! adjustments keyed by IVDOCNBR, batches, GL journals and next-number counters per DOCID.
 
 mod gl;
+mod iv;
 mod masters;
 mod sop;
 
@@ -92,6 +93,28 @@ pub struct SopDocument {
     pub posted: bool,
 }
 
+/// One line of an inventory transaction (IV10001-like).
+#[derive(Debug, Clone)]
+pub struct IvLine {
+    pub values: Values,
+    pub item: String,
+    pub site: String,
+    pub sequence: i64,
+    /// TRXQTY: positive adds stock, negative removes it (on posting).
+    pub quantity: Decimal,
+}
+
+/// An inventory adjustment (IVDOCTYP 1) or variance (2) (IV10000-like).
+#[derive(Debug, Clone)]
+pub struct IvDocument {
+    pub doctype: i16,
+    pub number: String,
+    pub batch: String,
+    pub header: Values,
+    pub lines: Vec<IvLine>,
+    pub posted: bool,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Batch {
     pub series: String,
@@ -118,6 +141,8 @@ pub struct CompanyCounters {
     pub items_updated: u64,
     pub sop_documents: u64,
     pub journals: u64,
+    #[serde(default)]
+    pub iv_documents: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +151,9 @@ pub struct Company {
     pub customers: BTreeMap<String, Customer>,
     pub items: BTreeMap<String, Item>,
     pub sop: BTreeMap<(i16, String), SopDocument>,
+    /// Inventory transactions by IVDOCNBR (upper-case).
+    pub iv: BTreeMap<String, IvDocument>,
+    pub next_iv: u64,
     pub batches: BTreeMap<String, Batch>,
     pub journals: BTreeMap<i64, Journal>,
     pub next_journal: i64,
@@ -280,6 +308,8 @@ impl Company {
             customers: BTreeMap::new(),
             items,
             sop: BTreeMap::new(),
+            iv: BTreeMap::new(),
+            next_iv: 1,
             batches: BTreeMap::new(),
             journals: BTreeMap::new(),
             next_journal: 1,
@@ -327,6 +357,7 @@ impl Company {
             match txn.name.as_str() {
                 "RMCustomerMasterType" | "IVItemMasterType" => work.masters(txn, ctx)?,
                 "SOPTransactionType" => assignments.extend(work.sop_transaction(txn, ctx)?),
+                "IVInventoryTransactionType" => assignments.extend(work.iv_transaction(txn, ctx)?),
                 "GLTransactionType" => assignments.extend(work.gl_transaction(txn, ctx)?),
                 other => {
                     return Err(crate::fault::Fault::plain(
@@ -340,8 +371,8 @@ impl Company {
         Ok(assignments)
     }
 
-    /// Posts the unposted invoices and returns of a batch: stock moves, documents close.
-    /// Returns how many documents posted.
+    /// Posts the unposted invoices, returns and inventory adjustments of a batch: stock
+    /// moves, documents close. Returns how many documents posted.
     pub fn post_batch(&mut self, batch: &str) -> usize {
         let keys: Vec<(i16, String)> = self
             .sop
@@ -352,7 +383,16 @@ impl Company {
         for k in &keys {
             self.post_document(k);
         }
-        keys.len()
+        let adjustments: Vec<String> = self
+            .iv
+            .iter()
+            .filter(|(_, d)| !d.posted && key(&d.batch) == key(batch))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &adjustments {
+            self.post_iv(k);
+        }
+        keys.len() + adjustments.len()
     }
 
     pub fn post_document(&mut self, k: &(i16, String)) {
@@ -435,6 +475,19 @@ impl Company {
         json!({"SOPTYPE": d.soptype, "SOPNUMBE": d.number, "BACHNUMB": d.batch,
             "posted": d.posted, "header": d.header, "lines": lines, "taxes": d.taxes,
             "payments": d.payments, "tracking_numbers": d.tracking})
+    }
+
+    pub fn render_iv(&self, d: &IvDocument) -> Value {
+        let lines: Vec<Value> = d
+            .lines
+            .iter()
+            .map(|l| {
+                json!({"values": l.values, "ITEMNMBR": l.item, "TRXLOCTN": l.site,
+                    "LNSEQNBR": l.sequence, "TRXQTY": l.quantity.normalize().to_string()})
+            })
+            .collect();
+        json!({"IVDOCNBR": d.number, "IVDOCTYP": d.doctype, "BACHNUMB": d.batch,
+            "posted": d.posted, "header": d.header, "lines": lines})
     }
 
     pub fn render_journal(&self, j: &Journal) -> Value {
