@@ -90,6 +90,10 @@ pub struct Opts {
     pub processes: Option<std::path::PathBuf>,
     /// QuickBooks without rate limits, on both sides (the emulator's and the sink's pacing).
     pub unthrottled: bool,
+    /// The QuickBooks stock watch follows the company's stock into store 1, woken only by
+    /// the emulator's signed webhooks (its interval is ten minutes), and transform routes
+    /// back-office stock to the store write-back connection.
+    pub stock_watch: bool,
 }
 
 impl Default for Opts {
@@ -102,6 +106,7 @@ impl Default for Opts {
             gp_short_item: false,
             processes: None,
             unthrottled: false,
+            stock_watch: false,
         }
     }
 }
@@ -146,6 +151,8 @@ pub struct Stack {
 }
 
 const WEBHOOK_SECRET: &str = "stack-webhook-secret";
+/// The QuickBooks app's webhook verifier token in the stack.
+const QBO_VERIFIER: &str = "stack-qbo-verifier";
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
     let p = dir.join(name);
@@ -346,6 +353,13 @@ impl Stack {
             ..QboConfig::default()
         };
         books_cfg.limits.enabled = !opts.unthrottled;
+        let qbo_hook_port = free_port()?;
+        if opts.stock_watch {
+            books_cfg.webhooks.url = Some(format!(
+                "http://127.0.0.1:{qbo_hook_port}/webhooks/quickbooks"
+            ));
+            books_cfg.webhooks.verifier_token = QBO_VERIFIER.into();
+        }
         let books = qbo::spawn(books_cfg).await?;
         let realm = books.default_realm();
         let refresh = books.handle().issue_tokens(&realm).refresh_token;
@@ -399,6 +413,15 @@ impl Stack {
         );
         let mapping = write(dir.path(), "qbo.yaml", &mapping)?;
         let mut mappings = vec![mapping];
+        if opts.stock_watch {
+            mappings.push(write(
+                dir.path(),
+                "store.yaml",
+                &format!(
+                    "connection_id: {shop_conn}\ntarget: nopcommerce\ntenant: acme\nstores: [\"{STORE}\"]\n"
+                ),
+            )?);
+        }
         if back_emulators.is_some() {
             for (file, demo_id, id) in [
                 ("kashflow-demo.yaml", "kashflow-eu-1", &kf_conn),
@@ -482,6 +505,22 @@ impl Stack {
                 gp.handle().shared_secret(),
             ),
         };
+        let stock_watch = if opts.stock_watch {
+            format!(
+                "[service.quickbooks.stock_watch]\ntenant = \"acme\"\nstore = \"{STORE}\"\n\
+                 interval_ms = 600000\ntopic_suffix = \"{s}\"\n"
+            )
+        } else {
+            String::new()
+        };
+        let qbo_hooks = if opts.stock_watch {
+            format!(
+                "[service.quickbooks_webhooks]\nlisten = \"127.0.0.1:{qbo_hook_port}\"\n\
+                 verifier_token = \"{QBO_VERIFIER}\"\n"
+            )
+        } else {
+            String::new()
+        };
         let sink_limits = if opts.unthrottled {
             "requests_per_minute = 1000000\nbatch_calls_per_minute = 1000000\nmax_in_flight = 64\n"
         } else {
@@ -498,9 +537,10 @@ impl Stack {
                  home_currency = \"USD\"\ncreate_missing_items = true\n\
                  [service.quickbooks.limits]\nwindow_ms = 1000\n{sink_limits}\
                  [service.quickbooks.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 500\nrequest_timeout_ms = 10000\n\
+                 {stock_watch}\
                  [[service.nopcommerce]]\nconnection_id = \"{shop_conn}\"\nbase_url = \"{}\"\n\
                  username = \"admin\"\npassword = \"admin-password\"\ninitial_backoff_ms = 20\n\
-                 {back_sections}",
+                 {back_sections}{qbo_hooks}",
                 common(bootstrap, &unique("sink"), &commands, &dlq_sink),
                 sink_db.url,
                 books.base_url(),
