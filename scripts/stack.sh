@@ -105,6 +105,7 @@ start_bg() {
 # the four services wired like production, each from its own config file under $STACK_DIR/config.
 DEMO_NOP=18081 DEMO_WEBHOOK=18090 DEMO_QBO=18089 DEMO_REALM=9341452248471234
 DEMO_KF=18091 DEMO_GP=18092 DEMO_GP_SECRET=demo-gp-shared-secret
+DEMO_QBO_HOOKS=18093 DEMO_QBO_VERIFIER=demo-qbo-verifier-token
 
 # write_back_office_configs: the KashFlow account and the GP company as the demo mappings
 # expect them (VAT rates; tax details, and the store's items with stock, since GP refuses a
@@ -191,6 +192,15 @@ client_secret = "emulator-secret"
 refresh_token = "$refresh"
 home_currency = "USD"
 create_missing_items = true
+# Stock back-sync: QuickBooks movements the bridge did not cause (bills, counts, counter sales)
+# become AdjustInventory in store 1 (config/mapping/store-demo.yaml), woken by the emulator's
+# signed webhooks below, else every minute.
+[service.quickbooks.stock_watch]
+tenant = "acme"
+store = "1"
+[service.quickbooks_webhooks]
+listen = "127.0.0.1:$DEMO_QBO_HOOKS"
+verifier_token = "$DEMO_QBO_VERIFIER"
 [[service.nopcommerce]]
 connection_id = "shop-1-write-back"
 base_url = "http://127.0.0.1:$DEMO_NOP"
@@ -270,7 +280,14 @@ cmd_demo() {
   wait_port 127.0.0.1 "$DEMO_NOP" 30
 
   log "starting the QuickBooks Online emulator on 127.0.0.1:$DEMO_QBO"
-  start_bg qbo-emulator "$bin/qbo-emulator" --port "$DEMO_QBO"
+  mkdir -p "$STACK_DIR/config"
+  cat >"$STACK_DIR/config/qbo-emulator.toml" <<EOF
+port = $DEMO_QBO
+[webhooks]
+url = "http://127.0.0.1:$DEMO_QBO_HOOKS/webhooks/quickbooks"
+verifier_token = "$DEMO_QBO_VERIFIER"
+EOF
+  start_bg qbo-emulator "$bin/qbo-emulator" --config "$STACK_DIR/config/qbo-emulator.toml"
   wait_port 127.0.0.1 "$DEMO_QBO" 30
   # The consent step: the emulator issues this realm's tokens as if the user clicked Connect.
   local tokens refresh

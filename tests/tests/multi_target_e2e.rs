@@ -213,7 +213,7 @@ fn order_of_return(number: &str) -> Option<i64> {
 }
 
 #[test]
-fn the_demo_mappings_load_and_route_the_three_stores() -> Result<()> {
+fn the_demo_mappings_load_and_route_the_three_stores_and_stock_back_to_the_store() -> Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/mapping");
     let mapper = nopbridge_mapping::Mapper::from_dir(&dir)?;
     let routes: BTreeSet<(String, String, Vec<String>)> = mapper
@@ -231,6 +231,7 @@ fn the_demo_mappings_load_and_route_the_three_stores() -> Result<()> {
         ("qbo-realm-1", "quickbooks_online", "1"),
         ("kashflow-eu-1", "kashflow", "2"),
         ("gp-uk-1", "dynamics_gp", "3"),
+        ("shop-1-write-back", "nopcommerce", "1"),
     ] {
         assert!(
             routes.contains(&(want.0.into(), want.1.into(), vec![want.2.into()])),

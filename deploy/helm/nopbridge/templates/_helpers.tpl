@@ -116,6 +116,9 @@ NOPBRIDGE_CONFIG: /etc/nopbridge/config.toml
 {{- if and (eq .key "ingest") .svc.webhooks.enabled }}
 NOPBRIDGE_SERVICE__WEBHOOK_LISTEN: {{ printf "0.0.0.0:%d" (.svc.webhooks.port | int) | quote }}
 {{- end }}
+{{- if and (eq .key "connectorSink") .svc.quickbooksWebhooks.enabled }}
+NOPBRIDGE_SERVICE__QUICKBOOKS_WEBHOOKS__LISTEN: {{ printf "0.0.0.0:%d" (.svc.quickbooksWebhooks.port | int) | quote }}
+{{- end }}
 {{- if eq .key "transform" }}
 NOPBRIDGE_SERVICE__MAPPING_DIR: /etc/nopbridge/mapping
 {{- end }}
