@@ -320,7 +320,7 @@ impl StockWatch {
 
     fn count(&self, outcome: &str, n: u64) {
         self.control.count(
-            "stock_watch_total",
+            "stock_watch",
             &[("connection", &self.connection_id), ("outcome", outcome)],
             n,
         );

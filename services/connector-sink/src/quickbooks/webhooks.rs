@@ -89,7 +89,7 @@ async fn receive(
         .unwrap_or("");
     let count = |outcome: &str| {
         r.control
-            .count("quickbooks_webhooks_total", &[("outcome", outcome)], 1)
+            .count("quickbooks_webhooks", &[("outcome", outcome)], 1)
     };
     if !signed(r.verifier_token.expose_secret(), &body, signature) {
         count("unsigned");
