@@ -284,6 +284,7 @@ pub(crate) fn post_sale(
         );
     }
     let offset = conn.config.posting.utc_offset_minutes;
+    let txn_date = crate::dates::business_date(order.created_at.as_ref(), offset);
     Ok(PostSale {
         kind: kind as i32,
         customer: Some(customer),
@@ -308,7 +309,8 @@ pub(crate) fn post_sale(
             .shipping_address
             .as_ref()
             .map(|a| postal_address(&normalize(a), fitter, &format!("{path}.shipping_address"))),
-        txn_date: crate::dates::business_date(order.created_at.as_ref(), offset),
+        dynamics_gp: crate::dynamics_gp::sale(&conn.config, &txn_date),
+        txn_date,
         memo: memo(conn, order, fitter, &format!("{path}.memo")),
         summary: None,
         store_total: Some(money(doc.store_total, cv.store)),

@@ -25,6 +25,7 @@ pub mod currency_policy;
 mod customer;
 pub mod dates;
 mod documents;
+mod dynamics_gp;
 pub mod error;
 pub mod fitting;
 mod mapper;

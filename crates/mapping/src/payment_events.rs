@@ -190,6 +190,10 @@ fn refund_command(
         &mut fitter,
         "post_refund.tender",
     )?;
+    let txn_date = crate::dates::business_date(
+        t.occurred_at.as_ref().or(meta.occurred_at.as_ref()),
+        cfg.posting.utc_offset_minutes,
+    );
     let refund = PostRefund {
         kind: match cfg.posting.refund_document {
             RefundDocument::RefundReceipt => RefundDocumentKind::RefundReceipt,
@@ -209,10 +213,8 @@ fn refund_command(
         }),
         total: Some(money(total, c)),
         tender: Some(tender),
-        txn_date: crate::dates::business_date(
-            t.occurred_at.as_ref().or(meta.occurred_at.as_ref()),
-            cfg.posting.utc_offset_minutes,
-        ),
+        dynamics_gp: crate::dynamics_gp::r#return(cfg, &txn_date),
+        txn_date,
         memo: fitter.fit(
             Field::Memo,
             "post_refund.memo",

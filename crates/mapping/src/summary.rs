@@ -266,6 +266,7 @@ fn summary_command(
         tenders,
         billing_address: None,
         shipping_address: None,
+        dynamics_gp: crate::dynamics_gp::sale(&conn.config, date),
         txn_date: date.to_string(),
         memo: fitter.fit(
             Field::Memo,

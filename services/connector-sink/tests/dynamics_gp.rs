@@ -660,3 +660,117 @@ async fn stock_changes_post_once_as_inventory_adjustments() -> Result<()> {
     }
     Ok(())
 }
+
+/// The mapping config's `dynamics_gp:` values ride on the commands and win over the
+/// connection's settings (here: invoices, STDINV/STDRTN, site MAIN, batch WEB + date); a
+/// command without them takes the connection's; a sale asking for a return's SOP type is
+/// dead-lettered saying what to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mappings_gp_options_win_over_the_connections_settings() -> Result<()> {
+    use nopbridge_emu_dynamics_gp::{CompanyConfig, DocIdSeed};
+    use nopbridge_proto::commands::v1::DynamicsGpOptions;
+    let mut company = CompanyConfig::default();
+    for (soptype, docid, prefix) in [(2, "WEBORD", "WO"), (4, "WEBRTN", "WR")] {
+        company.doc_ids.push(DocIdSeed {
+            soptype,
+            docid: docid.into(),
+            prefix: prefix.into(),
+            next_number: 1,
+        });
+    }
+    let emu = spawn(EmulatorConfig {
+        companies: vec![company],
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let (task, stop) = sink.start_sink()?;
+    setup_items(&sink, &emu, &[("TEE-1", 1000), ("MUG-1", 1000)]).await?;
+    for sku in ["TEE-1", "MUG-1"] {
+        assert!(emu
+            .handle()
+            .set_quantity(COMPANY, sku, "WAREHOUSE", 1000.into()));
+    }
+    let c = sink.connection.clone();
+    let mut mapped = vat_order(&c, TargetKind::DynamicsGp, 1, 3);
+    sale_of(&mut mapped).dynamics_gp = Some(DynamicsGpOptions {
+        sop_type: 2,
+        doc_id: "WEBORD".into(),
+        site: "WAREHOUSE".into(),
+        batch_number: "WEBUK20261120".into(),
+        sale_sop_type: 0,
+    });
+    let plain = vat_order(&c, TargetKind::DynamicsGp, 2, 3);
+    let mut wrong = vat_order(&c, TargetKind::DynamicsGp, 3, 3);
+    sale_of(&mut wrong).dynamics_gp = Some(DynamicsGpOptions {
+        sop_type: 4,
+        ..DynamicsGpOptions::default()
+    });
+    sink.send(&[mapped.clone(), plain.clone(), wrong.clone()])
+        .await?;
+    sink.wait_results(5, Duration::from_secs(60)).await?;
+    // The refund names no customer: it is found on the sale, posted as an order (type 2).
+    let mut refund = refund_without_customer(&c, 1, 1_000);
+    if let Some(Body::PostRefund(r)) = refund.body.as_mut() {
+        r.dynamics_gp = Some(DynamicsGpOptions {
+            sop_type: 4,
+            doc_id: "WEBRTN".into(),
+            site: "WAREHOUSE".into(),
+            batch_number: "WEBUK20261122".into(),
+            sale_sop_type: 2,
+        });
+    }
+    sink.send(std::slice::from_ref(&refund)).await?;
+    let results = sink.wait_results(6, Duration::from_secs(60)).await?;
+    stop.cancel();
+    task.await?;
+
+    let h = emu.handle();
+    let order = h
+        .sop_document(COMPANY, 2, &doc(&mapped))
+        .context("an order")?;
+    assert_eq!(order["header"]["DOCID"], "WEBORD");
+    assert_eq!(order["BACHNUMB"], "WEBUK20261120");
+    assert!(
+        order["lines"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(|l| l["LOCNCODE"] == "WAREHOUSE")),
+        "{order}"
+    );
+    assert_eq!(header_cents(&order, "DOCAMNT"), Some(total_of(&mapped)));
+    assert!(h.sop_document(COMPANY, 3, &doc(&mapped)).is_none());
+    let invoice = h
+        .sop_document(COMPANY, 3, &doc(&plain))
+        .context("an invoice")?;
+    assert_eq!(invoice["header"]["DOCID"], "STDINV");
+    assert_eq!(invoice["BACHNUMB"], "WEB20261120", "the connection's batch");
+    assert_eq!(
+        invoice["lines"][0]["LOCNCODE"], "MAIN",
+        "the connection's site"
+    );
+    let ret = h
+        .sop_documents(COMPANY)
+        .into_iter()
+        .find(|d| d["SOPTYPE"] == 4)
+        .context("the return")?;
+    assert_eq!(ret["header"]["DOCID"], "WEBRTN");
+    assert_eq!(ret["BACHNUMB"], "WEBUK20261122");
+    assert_eq!(ret["header"]["CUSTNMBR"], order["header"]["CUSTNMBR"]);
+    assert_eq!(ret["lines"][0]["LOCNCODE"], "WAREHOUSE");
+
+    let failed = results
+        .iter()
+        .find(|r| r.command_id == wrong.command_id)
+        .context("the wrong sale's result")?;
+    assert_eq!(failed.status(), ResultStatus::Failed);
+    let e = failed.error.clone().context("error")?;
+    assert_eq!(e.class, "validation", "{e:?}");
+    assert!(
+        e.detail.contains("SOP type 4 for a sale")
+            && e.detail.contains("dynamics_gp.sale_document"),
+        "{e:?}"
+    );
+    assert!(h.sop_document(COMPANY, 3, &doc(&wrong)).is_none());
+    assert_eq!(sink.dead_letters().await?.len(), 1);
+    Ok(())
+}

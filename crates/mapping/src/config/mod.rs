@@ -123,6 +123,96 @@ pub fn validate(cfg: &ConnectionConfig) -> Result<(), (String, String)> {
     if cfg.target.is_accounting() {
         validate_accounting(cfg)?;
     }
+    if let Some(gp) = &cfg.dynamics_gp {
+        validate_dynamics_gp(cfg.target, gp)?;
+    }
+    Ok(())
+}
+
+/// `dynamics_gp:`: only on GP connections; IDs within GP's lengths; a sale DOCID only with
+/// the SOP type it belongs to.
+fn validate_dynamics_gp(target: Target, gp: &DynamicsGpConfig) -> Result<(), (String, String)> {
+    let err = |k: &str, m: String| Err((k.to_string(), m));
+    if target != Target::DynamicsGp {
+        return err(
+            "dynamics_gp",
+            format!(
+                "only for target dynamics_gp; this connection's target is {}: remove the section",
+                target.name()
+            ),
+        );
+    }
+    let id = |key: &str, value: &Option<String>, max: usize, what: &str| {
+        let Some(v) = value else {
+            return Ok(());
+        };
+        let n = v.chars().count();
+        if v.trim().is_empty() || v.trim() != v || n > max {
+            return err(
+                key,
+                format!(
+                    "{what} is 1 to {max} characters without surrounding spaces, found {v:?}; leave the key out to use the GP connection's"
+                ),
+            );
+        }
+        Ok(())
+    };
+    id(
+        "dynamics_gp.doc_ids.invoice",
+        &gp.doc_ids.invoice,
+        15,
+        "a DOCID",
+    )?;
+    id(
+        "dynamics_gp.doc_ids.order",
+        &gp.doc_ids.order,
+        15,
+        "a DOCID",
+    )?;
+    id(
+        "dynamics_gp.doc_ids.return",
+        &gp.doc_ids.r#return,
+        15,
+        "a DOCID",
+    )?;
+    id("dynamics_gp.site", &gp.site, 10, "a site ID (LOCNCODE)")?;
+    id(
+        "dynamics_gp.batch_prefix",
+        &gp.batch_prefix,
+        7,
+        "the batch prefix (BACHNUMB is 15 characters: the prefix and 8 date digits)",
+    )?;
+    for (key, doc_id, sale) in [
+        (
+            "dynamics_gp.doc_ids.invoice",
+            &gp.doc_ids.invoice,
+            GpSaleDocument::Invoice,
+        ),
+        (
+            "dynamics_gp.doc_ids.order",
+            &gp.doc_ids.order,
+            GpSaleDocument::Order,
+        ),
+    ] {
+        if doc_id.is_none() {
+            continue;
+        }
+        match gp.sale_document {
+            None => {
+                return err(
+                    "dynamics_gp.sale_document",
+                    format!("{key} is set: say what sales post as (invoice or order), the DOCID goes with that SOP type"),
+                )
+            }
+            Some(d) if d != sale => {
+                return err(
+                    key,
+                    format!("is never used: dynamics_gp.sale_document is {}; remove it or change sale_document", d.name()),
+                )
+            }
+            Some(_) => {}
+        }
+    }
     Ok(())
 }
 

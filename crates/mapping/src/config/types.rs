@@ -34,6 +34,9 @@ pub struct ConnectionConfig {
     pub document: DocumentConfig,
     #[serde(default)]
     pub stock: StockConfig,
+    /// Dynamics GP only: SOP types, DOCIDs, site and batch carried on the commands.
+    #[serde(default)]
+    pub dynamics_gp: Option<DynamicsGpConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -452,4 +455,54 @@ pub struct StockConfig {
     /// from a back office. 0 (the default) adjusts the product's own stock, which is what
     /// single-warehouse products use; products with multiple warehouses need one named.
     pub store_warehouse: i64,
+}
+
+/// What a GP sale posts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpSaleDocument {
+    /// SOPTYPE 3, with payments.
+    Invoice,
+    /// SOPTYPE 2, with deposits; GP transfers it to an invoice when fulfilled.
+    Order,
+}
+
+impl GpSaleDocument {
+    pub fn sop_type(self) -> i32 {
+        match self {
+            Self::Invoice => 3,
+            Self::Order => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Invoice => "invoice",
+            Self::Order => "order",
+        }
+    }
+}
+
+/// GP SOP document IDs per type; a key left out keeps the GP connection's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpDocIdsConfig {
+    pub invoice: Option<String>,
+    pub order: Option<String>,
+    pub r#return: Option<String>,
+}
+
+/// `dynamics_gp:` (target dynamics_gp only). Every key is optional: what is left out stays
+/// with the GP connection's settings in connector-sink (`[[service.dynamics_gp]]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicsGpConfig {
+    /// What a sale posts as (SOPTYPE 3 invoice or 2 order).
+    pub sale_document: Option<GpSaleDocument>,
+    #[serde(default)]
+    pub doc_ids: GpDocIdsConfig,
+    /// Site (LOCNCODE, at most 10 characters) of SOP lines and of items documents create.
+    pub site: Option<String>,
+    /// Batch prefix (at most 7 characters): BACHNUMB = prefix + the document date (YYYYMMDD).
+    pub batch_prefix: Option<String>,
 }

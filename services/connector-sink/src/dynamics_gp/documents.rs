@@ -7,7 +7,6 @@
 //! change is an inventory adjustment (IVInventoryTransactionType, IVDOCTYP 1) whose IVDOCNBR
 //! comes from the command id, with the same duplicate handling.
 use super::{
-    config::SaleDocument,
     encoder::{self, Fitter},
     request_builder::{self, PaymentPlan, SopPlan, SopTotals},
     service::GpError,
@@ -16,8 +15,8 @@ use super::{
 };
 use crate::{target::Outcome, xref::Xref};
 use nopbridge_proto::commands::v1::{
-    command::Body, AdjustStock, Command, DocumentLine, LineKind, PostalAddress, ResultStatus,
-    SaleDocumentKind, TargetRecord, Tender, TenderKind, UpsertCustomer, UpsertItem,
+    command::Body, AdjustStock, Command, DocumentLine, DynamicsGpOptions, LineKind, PostalAddress,
+    ResultStatus, SaleDocumentKind, TargetRecord, Tender, TenderKind, UpsertCustomer, UpsertItem,
 };
 use nopbridge_proto::events::v1::Money;
 use serde_json::Value;
@@ -85,12 +84,12 @@ impl GpConnector {
                     billing: s.billing_address.as_ref().or(s.shipping_address.as_ref()),
                     currency: &s.currency,
                 };
+                let setup = self.sale_setup(s.dynamics_gp.as_ref())?;
                 let doc = Doc {
-                    soptype: self.cfg.sale_document.soptype(),
-                    docid: match self.cfg.sale_document {
-                        SaleDocument::Invoice => &self.cfg.doc_ids.invoice,
-                        SaleDocument::Order => &self.cfg.doc_ids.order,
-                    },
+                    soptype: setup.soptype,
+                    docid: setup.docid,
+                    site: setup.site,
+                    batch: setup.batch,
                     number: document_number(cmd)?,
                     currency: &s.currency,
                     rate: s.exchange_rate.as_ref().and_then(|r| r.home_per_document.as_ref()),
@@ -104,9 +103,13 @@ impl GpConnector {
             }
             Some(Body::PostRefund(r)) => {
                 let cref = r.customer.clone().unwrap_or_default();
+                let setup = self.return_setup(r.dynamics_gp.as_ref())?;
                 // A refund from a payment event names no customer: it is the sale's customer.
                 let (number, name) = match &r.customer {
-                    None => self.customer_of_sale(cmd, &r.original_document_number).await?,
+                    None => {
+                        let sale_type = self.sale_type(r.dynamics_gp.as_ref().map_or(0, |o| o.sale_sop_type))?;
+                        self.customer_of_sale(cmd, &r.original_document_number, sale_type).await?
+                    }
                     Some(_) => (
                         encoder::customer_number(&self.cfg.customer_prefix, &cref.target_code, &cref.store_customer_id, &cref.email),
                         if cref.display_name.is_empty() { cref.email.clone() } else { cref.display_name.clone() },
@@ -121,8 +124,10 @@ impl GpConnector {
                     currency: &r.currency,
                 };
                 let doc = Doc {
-                    soptype: 4,
-                    docid: &self.cfg.doc_ids.r#return,
+                    soptype: setup.soptype,
+                    docid: setup.docid,
+                    site: setup.site,
+                    batch: setup.batch,
                     number: refund_number(cmd, &r.original_document_number)?,
                     currency: &r.currency,
                     rate: r.exchange_rate.as_ref().and_then(|x| x.home_per_document.as_ref()),
@@ -155,6 +160,7 @@ impl GpConnector {
         &self,
         cmd: &Command,
         original: &str,
+        sale_type: i16,
     ) -> Result<(String, String), GpError> {
         let doc = if original.trim().is_empty() {
             document_number(cmd)?
@@ -162,11 +168,7 @@ impl GpConnector {
             original.trim().to_string()
         };
         let number = Fitter::default().key("SOPNUMBE", &doc);
-        let path = format!(
-            "sop/{}/{}",
-            self.cfg.sale_document.soptype(),
-            urlencoding::encode(&number)
-        );
+        let path = format!("sop/{sale_type}/{}", urlencoding::encode(&number));
         let found = self.service.read(&path).await?;
         let text = |k: &str| {
             found
@@ -220,6 +222,7 @@ impl GpConnector {
     fn item_node(
         &self,
         number: &str,
+        site: &str,
         description: &str,
         kind: i16,
         price: Option<String>,
@@ -240,7 +243,7 @@ impl GpConnector {
             )
             .set("ITEMTYPE", kind.to_string())
             .set("UOMSCHDL", self.cfg.uom_schedule.clone())
-            .set("LOCNCODE", self.cfg.site.clone());
+            .set("LOCNCODE", site);
         if let Some(p) = price {
             n.set("LISTPRCE", p);
         }
@@ -382,7 +385,7 @@ impl GpConnector {
         } else {
             &u.name
         };
-        let node = self.item_node(&number, name, kind, price, &mut fit);
+        let node = self.item_node(&number, &self.cfg.site, name, kind, price, &mut fit);
         let attempts = self.submit_master("IVItemMasterType", node, &fit).await?;
         self.store
             .put(self.conn(), XREF_ITEM, &number, &xref(&number, cmd))
@@ -549,12 +552,15 @@ impl GpConnector {
                 } else {
                     r.name.clone()
                 };
-                masters.push(self.item_node(&n, &name, 1, None, &mut fit));
+                masters.push(self.item_node(&n, &d.site, &name, 1, None, &mut fit));
                 new_items.push(n.clone());
             }
             items.push(Some(n));
         }
-        let batch = encoder::batch(&self.cfg.batch_prefix, &date);
+        let batch = match &d.batch {
+            Some(b) => fit.text("BACHNUMB", b),
+            None => encoder::batch(&self.cfg.batch_prefix, &date),
+        };
         let reference = format!(
             "nopCommerce order {}",
             cmd.order
@@ -564,13 +570,13 @@ impl GpConnector {
         );
         let plan = SopPlan {
             soptype: d.soptype,
-            docid: d.docid,
+            docid: &d.docid,
             number: &number,
             customer: &customer,
             customer_name: &c.name,
             date: &date,
             batch: &batch,
-            site: &self.cfg.site,
+            site: &d.site,
             currency,
             foreign,
             lines: d.lines,
@@ -906,10 +912,91 @@ fn adjustment_number(cmd: &Command) -> String {
     format!("ADJ{}", digest[..14].to_uppercase())
 }
 
+/// SOP type, DOCID, site and batch of a document: the command's (the mapping config's
+/// `dynamics_gp:`) where it names them, else the connection's.
+struct Setup {
+    soptype: i16,
+    docid: String,
+    site: String,
+    /// None: `batch_prefix` + the document date.
+    batch: Option<String>,
+}
+
+impl GpConnector {
+    /// The SOP type sales post as: the command's (2 or 3), else the connection's.
+    fn sale_type(&self, requested: i32) -> Result<i16, GpError> {
+        match requested {
+            0 => Ok(self.cfg.sale_document.soptype()),
+            2 => Ok(2),
+            3 => Ok(3),
+            t => Err(GpError::invalid(
+                "validation",
+                format!("the command asks for SOP type {t} for a sale; a sale is an order (2) or an invoice (3): fix dynamics_gp.sale_document in the mapping, then replay"),
+            )),
+        }
+    }
+
+    fn sale_setup(&self, o: Option<&DynamicsGpOptions>) -> Result<Setup, GpError> {
+        let soptype = self.sale_type(o.map_or(0, |o| o.sop_type))?;
+        let own = if soptype == 2 {
+            &self.cfg.doc_ids.order
+        } else {
+            &self.cfg.doc_ids.invoice
+        };
+        self.setup(soptype, own, o)
+    }
+
+    fn return_setup(&self, o: Option<&DynamicsGpOptions>) -> Result<Setup, GpError> {
+        if let Some(t) = o.map(|o| o.sop_type).filter(|t| !matches!(t, 0 | 4)) {
+            return Err(GpError::invalid(
+                "validation",
+                format!("the command asks for SOP type {t} for a return; a return is SOP type 4: fix the mapping, then replay"),
+            ));
+        }
+        self.setup(4, &self.cfg.doc_ids.r#return, o)
+    }
+
+    fn setup(
+        &self,
+        soptype: i16,
+        own_docid: &str,
+        o: Option<&DynamicsGpOptions>,
+    ) -> Result<Setup, GpError> {
+        let pick =
+            |theirs: Option<&str>, own: &str| match theirs.map(str::trim).filter(|v| !v.is_empty())
+            {
+                Some(v) => v.to_string(),
+                None => own.to_string(),
+            };
+        let docid = pick(o.map(|o| o.doc_id.as_str()), own_docid);
+        let site = pick(o.map(|o| o.site.as_str()), &self.cfg.site);
+        for (what, value, max) in [("DOCID", &docid, 15), ("site ID (LOCNCODE)", &site, 10)] {
+            if value.chars().count() > max {
+                return Err(GpError::invalid(
+                    "validation",
+                    format!("{what} {value} is longer than GP's {max} characters: fix dynamics_gp in the mapping (or the connection's setting), then replay"),
+                ));
+            }
+        }
+        let batch = o
+            .map(|o| o.batch_number.trim())
+            .filter(|b| !b.is_empty())
+            .map(str::to_string);
+        Ok(Setup {
+            soptype,
+            docid,
+            site,
+            batch,
+        })
+    }
+}
+
 /// A SOP document to post.
 struct Doc<'a> {
     soptype: i16,
-    docid: &'a str,
+    docid: String,
+    site: String,
+    batch: Option<String>,
     number: String,
     currency: &'a str,
     rate: Option<&'a nopbridge_proto::events::v1::Decimal>,
