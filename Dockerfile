@@ -13,8 +13,9 @@
 #   docker build --target nop-emulator   -t nopbridge/nop-emulator .
 #   docker build --target qbo-emulator   -t nopbridge/qbo-emulator .
 #   docker build --target kashflow-emulator -t nopbridge/kashflow-emulator .
+#   docker build --target gp-emulator    -t nopbridge/gp-emulator .
 #   docker build --target emulator --build-arg BIN=<binary> -t nopbridge/<binary> .
-#                                         (any other emulator, e.g. gp-emulator when it lands)
+#                                         (any other emulator)
 #   docker build --target binary   --build-arg BIN=<binary> .   (any other workspace binary)
 #   docker build .                        (last stage `all`: every binary, for debugging)
 #
@@ -151,6 +152,12 @@ COPY --from=builder /out/kashflow-emulator /usr/local/bin/
 ENV EMULATOR_PORT=18091 RELAY_PORT=8091 KASHFLOW_EMULATOR_PORT=18091
 EXPOSE 8091
 ENTRYPOINT ["/usr/local/bin/relay-entrypoint", "/usr/local/bin/kashflow-emulator"]
+
+FROM emulator-base AS gp-emulator
+COPY --from=builder /out/gp-emulator /usr/local/bin/
+ENV EMULATOR_PORT=18092 RELAY_PORT=8092 GP_EMULATOR_PORT=18092
+EXPOSE 8092
+ENTRYPOINT ["/usr/local/bin/relay-entrypoint", "/usr/local/bin/gp-emulator"]
 
 FROM emulator-base AS emulator
 ARG BIN

@@ -24,7 +24,8 @@ def env_of(svc):
 
 def check_default(cfg):
     services = cfg["services"]
-    for name in ["kafka", "postgres", "topics", "nop-emulator", "qbo-emulator", "qbo-consent", *SERVICES]:
+    for name in ["kafka", "postgres", "topics", "nop-emulator", "qbo-emulator", "kashflow-emulator", "gp-emulator",
+                 "qbo-consent", *SERVICES]:
         if name not in services:
             fail(f"service {name} missing from the default stack")
     for name in ["otel-collector", "jaeger", "prometheus", "cli"]:
@@ -58,10 +59,31 @@ def check_default(cfg):
                       ("connector-sink", "NOPBRIDGE_SERVICE__DATABASE_URL"), ("reconciler", "NOPBRIDGE_SERVICE__DATABASE_URL")]:
         if not env_of(services[name]).get(key):
             fail(f"{name}: required secret {key} is not loaded from its env file")
-    for name, key in [("ingest", "NOPBRIDGE_SERVICE__CONNECTIONS"), ("connector-sink", "NOPBRIDGE_SERVICE__QUICKBOOKS")]:
+    for name, key in [("ingest", "NOPBRIDGE_SERVICE__CONNECTIONS"), ("connector-sink", "NOPBRIDGE_SERVICE__QUICKBOOKS"),
+                      ("connector-sink", "NOPBRIDGE_SERVICE__KASHFLOW"), ("connector-sink", "NOPBRIDGE_SERVICE__DYNAMICS_GP")]:
         value = env_of(services[name]).get(key, "")
         if not (value.startswith("[{") and value.endswith("}]")):
             fail(f"{name}: {key} must be an inline list of tables, got {value[:20]!r}")
+    # Every store the demo mappings route (config/mapping/*-demo.yaml: stores 1, 2, 3) is read
+    # by ingest.
+    for store in (1, 2, 3):
+        if f"store_id={store}," not in env_of(services["ingest"]).get("NOPBRIDGE_SERVICE__CONNECTIONS", ""):
+            fail(f"ingest: no connection reads store {store}")
+    # The KashFlow and GP connections reach their emulators (the port the image relays), which
+    # run with a mounted config; the sink starts after them.
+    sink = env_of(services["connector-sink"])
+    for emulator, key, url, config_env in [
+        ("kashflow-emulator", "NOPBRIDGE_SERVICE__KASHFLOW", "http://kashflow-emulator:8091/", "KASHFLOW_EMULATOR_CONFIG"),
+        ("gp-emulator", "NOPBRIDGE_SERVICE__DYNAMICS_GP", "http://gp-emulator:8092/", "GP_EMULATOR_CONFIG"),
+    ]:
+        if url not in sink.get(key, ""):
+            fail(f"connector-sink: {key} must point at {url}")
+        emu = services[emulator]
+        mounted = [v.get("target") for v in emu.get("volumes") or []]
+        if env_of(emu).get(config_env) not in mounted:
+            fail(f"{emulator}: {config_env} must name its mounted config file")
+        if emulator not in (services["connector-sink"].get("depends_on") or {}):
+            fail(f"connector-sink: must start after {emulator}")
     # The store's webhooks reach ingest's receiver, signed with the secret ingest checks.
     nop = env_of(services["nop-emulator"])
     if not nop.get("NOP_EMULATOR_WEBHOOK_URL", "").startswith("http://ingest:8080/webhooks/nopcommerce/"):
