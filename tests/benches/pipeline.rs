@@ -99,6 +99,49 @@ impl RssSampler {
     }
 }
 
+/// CPU time (user + system, in clock ticks of 10 ms) used so far by every process on the
+/// machine, summed by what it is: each service by name, the broker, PostgreSQL, and this
+/// process (the emulators and the bench). Differences over the steady state show where an
+/// order's CPU goes.
+fn cpu_by_role() -> BTreeMap<String, u64> {
+    let me = std::process::id().to_string();
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": fields after the closing parenthesis, utime is the 12th.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map_or("", |(_, c)| c);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        let role = if pid == me {
+            "emulators+bench".to_string()
+        } else if let Some(svc) = stack::SERVICES
+            .iter()
+            .find(|s| comm.starts_with("nopbridge-") && format!("nopbridge-{s}").starts_with(comm))
+        {
+            // The kernel keeps the first 15 characters of a process name.
+            svc.to_string()
+        } else if comm.starts_with("tansu") {
+            "tansu".to_string()
+        } else if comm.starts_with("postgres") {
+            "postgresql".to_string()
+        } else {
+            continue;
+        };
+        *out.entry(role).or_default() += ticks;
+    }
+    out
+}
+
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -252,14 +295,17 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
     // Steady state: from the first document posted to the last (the services' start-up and
     // consumer-group joins left out, as the raw pass-through's warm-up leaves them out).
     let deadline = Instant::now() + Duration::from_secs(1800);
-    let mut first: Option<(Instant, usize)> = None;
+    let mut first: Option<(Instant, usize, BTreeMap<String, u64>)> = None;
     let took = loop {
         let posted = stack.sales_docs().len();
         if posted > 0 && first.is_none() {
-            first = Some((Instant::now(), posted));
+            first = Some((Instant::now(), posted, cpu_by_role()));
         }
         if posted >= expected {
-            break first.map(|(at, _)| at.elapsed()).unwrap_or_default();
+            break first
+                .as_ref()
+                .map(|(at, ..)| at.elapsed())
+                .unwrap_or_default();
         }
         if Instant::now() > deadline {
             bail!("{posted} of {expected} orders posted within 30 minutes");
@@ -276,7 +322,21 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
         c.creates as f64 / expected as f64,
         c.batch_calls as f64 / expected as f64,
     );
-    let timed = expected - first.map_or(0, |(_, n)| n);
+    let timed = expected - first.as_ref().map_or(0, |(_, n, _)| *n);
+    if let Some((_, _, before)) = &first {
+        let used: Vec<String> = cpu_by_role()
+            .into_iter()
+            .map(|(role, t)| {
+                let ms = (t - before.get(&role).copied().unwrap_or(0)) as f64 * 10.0;
+                format!("{role} {:.1}", ms / timed.max(1) as f64)
+            })
+            .collect();
+        println!(
+            "  CPU ms per posted order in steady state ({:.1} s of wall time, 2 cores = 2,000 ms/s): {}",
+            took.as_secs_f64(),
+            used.join(", ")
+        );
+    }
     let pipeline = timed as f64 / took.as_secs_f64().max(1e-9);
     // The same count of messages the size of a canonical order event, through four stages.
     let raw = raw_pass_through(&stack.kafka, timed, 1024).await?;
