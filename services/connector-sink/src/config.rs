@@ -33,6 +33,13 @@ pub struct SinkSettings {
     /// Dynamics GP companies (one eConnect integration endpoint each).
     #[serde(default)]
     pub dynamics_gp: Vec<GpConnectionConfig>,
+    /// A command whose prerequisite is not posted yet (a refund or payment before its sale)
+    /// goes back to the end of its topic this often before it fails.
+    #[serde(default = "default_prerequisite_requeues")]
+    pub prerequisite_requeues: u32,
+    /// The wait before its first requeue; each next one waits twice as long (at most 30 s).
+    #[serde(default = "default_prerequisite_first_wait_ms")]
+    pub prerequisite_first_wait_ms: u64,
     /// QuickBooks webhook receiver (they wake the stock watch of their realm); off when absent.
     #[serde(default)]
     pub quickbooks_webhooks: Option<QboWebhookConfig>,
@@ -49,6 +56,12 @@ pub struct QboWebhookConfig {
 
 const fn default_pool() -> u32 {
     8
+}
+const fn default_prerequisite_requeues() -> u32 {
+    10
+}
+const fn default_prerequisite_first_wait_ms() -> u64 {
+    200
 }
 
 impl Validate for SinkSettings {

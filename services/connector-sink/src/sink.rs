@@ -16,7 +16,7 @@ use crate::{
     xref::Store,
     SinkError,
 };
-use nopbridge_kafka::{Handler, HandlerError, Producer, Record};
+use nopbridge_kafka::{Handler, HandlerError, OutgoingRecord, Producer, Record};
 use nopbridge_proto::{
     commands::v1::{command::Body, Command, TargetError, TargetKind},
     control::v1::{ConnectorHealth, HealthState},
@@ -34,10 +34,21 @@ use tracing::{error, info, warn};
 
 /// How often a command of a paused connection looks whether it was resumed.
 const PAUSE_POLL: Duration = Duration::from_millis(200);
+/// The header counting how often a command whose prerequisite is missing
+/// ([`Failure::NotYet`]) went back to the end of its topic. The waits before each requeue
+/// double from `prerequisite_first_wait_ms` up to [`REQUEUE_MAX_WAIT`]; with the defaults
+/// (10 requeues from 200 ms) the prerequisite's own command has about two and a half
+/// minutes to arrive and be posted.
+const REQUEUE_HEADER: &str = "nopbridge_requeues";
+const REQUEUE_MAX_WAIT: Duration = Duration::from_secs(30);
 
 pub struct SinkHandler {
     connections: HashMap<String, Arc<dyn Connection>>,
     results: ResultWriter,
+    /// Puts commands waiting for a prerequisite back on their topic.
+    producer: Producer,
+    max_requeues: u32,
+    first_requeue_wait: Duration,
     control: ControlState,
     /// Handler attempts per command id so far (the loop retries transient failures).
     tries: Mutex<HashMap<String, (u32, Instant)>>,
@@ -152,7 +163,10 @@ impl SinkHandler {
         }
         Ok(Self {
             connections,
-            results: ResultWriter::new(producer, topics::SINK_RESULTS),
+            results: ResultWriter::new(producer.clone(), topics::SINK_RESULTS),
+            producer,
+            max_requeues: settings.prerequisite_requeues,
+            first_requeue_wait: Duration::from_millis(settings.prerequisite_first_wait_ms),
             control,
             tries: Mutex::default(),
             max_attempts: max_attempts.max(1),
@@ -235,6 +249,40 @@ fn misrouted(detail: String) -> TargetError {
     }
 }
 
+/// How often this record was put back already.
+fn requeues(record: &Record) -> u32 {
+    record
+        .header_str(REQUEUE_HEADER)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl SinkHandler {
+    /// Waits (holding only this command's ordering key), then appends the record again with
+    /// its headers and the count one up. A crash between the two leaves a copy: the same
+    /// command id, which the target applies once.
+    async fn requeue(&self, record: &Record, requeues: u32) -> Result<(), HandlerError> {
+        let wait = self
+            .first_requeue_wait
+            .saturating_mul(1 << requeues.min(16))
+            .min(REQUEUE_MAX_WAIT);
+        tokio::time::sleep(wait).await;
+        let key = record.key.clone().unwrap_or_default();
+        let mut out = OutgoingRecord::new(&record.topic, &key, record.payload());
+        for (k, v) in &record.headers {
+            if k != REQUEUE_HEADER {
+                out = out.header(k.clone(), v.clone().unwrap_or_default());
+            }
+        }
+        out = out.header(REQUEUE_HEADER, (requeues + 1).to_string());
+        self.producer
+            .send(out)
+            .await
+            .map(|_| ())
+            .map_err(|e| HandlerError::transient(format!("putting the command back: {e}")))
+    }
+}
+
 impl Handler for SinkHandler {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
         let cmd = Command::decode(record.payload()).map_err(|e| {
@@ -305,6 +353,16 @@ impl Handler for SinkHandler {
                 }
                 Err(Failure::Permanent(e)) => {
                     return Err(self.fail(record, target, &cmd, e, attempt, started).await)
+                }
+                Err(Failure::NotYet(e)) => {
+                    let requeues = requeues(record);
+                    if requeues >= self.max_requeues {
+                        return Err(self.fail(record, target, &cmd, e, attempt, started).await);
+                    }
+                    self.requeue(record, requeues).await?;
+                    self.tries.lock().remove(&cmd.command_id);
+                    info!(command = %cmd.command_id, requeues = requeues + 1, reason = %e.detail, "command put back until what it needs is posted");
+                    return Ok(());
                 }
             }
         };

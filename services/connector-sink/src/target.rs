@@ -50,12 +50,21 @@ pub enum Failure {
     Disconnected(TargetError),
     /// Retrying cannot help: FAILED result and dead letter, the partition moves on.
     Permanent(TargetError),
+    /// A document this command needs is not in the target yet (a refund or payment whose
+    /// sale has not been posted: their events travel on different topics, so the sale's
+    /// command may still be on its way). The sink loop puts the command back at the end of
+    /// its topic a few times before it fails like a permanent one.
+    NotYet(TargetError),
 }
+
+/// The error class of a [`Failure::NotYet`]: connectors mark "needs a document that is not
+/// there yet" with it.
+pub const PREREQUISITE: &str = "prerequisite";
 
 impl Failure {
     pub fn error(&self) -> &TargetError {
         match self {
-            Self::Transient(e) | Self::Disconnected(e) | Self::Permanent(e) => e,
+            Self::Transient(e) | Self::Disconnected(e) | Self::Permanent(e) | Self::NotYet(e) => e,
         }
     }
 

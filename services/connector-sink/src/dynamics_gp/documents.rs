@@ -182,7 +182,7 @@ impl GpConnector {
         let customer = text("CUSTNMBR");
         if customer.is_empty() {
             return Err(GpError::invalid(
-                "reference",
+                crate::target::PREREQUISITE,
                 format!("the refund names no customer and no sale {number} was posted to take it from; post the order's sale first (see its dead letter), then replay"),
             ));
         }

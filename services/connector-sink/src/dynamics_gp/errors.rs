@@ -1,7 +1,7 @@
 //! GP failures as the sink loop sees them: transient, or permanent with the eConnect error
 //! number, procedure and description, a class, and what an operator should do.
 use super::{config::GpErrorNumbers, service::GpError};
-use crate::target::Failure;
+use crate::target::{Failure, PREREQUISITE};
 use nopbridge_proto::commands::v1::TargetError;
 
 /// eConnect's subtotal mismatch (also a header/line SOPTYPE mismatch, MRKDNPCT without
@@ -83,6 +83,10 @@ pub fn failure(e: GpError, numbers: &GpErrorNumbers) -> Failure {
     let error = target_error(&e, numbers);
     match e {
         GpError::Unavailable { .. } | GpError::Store(_) => Failure::Transient(error),
+        GpError::Invalid {
+            class: PREREQUISITE,
+            ..
+        } => Failure::NotYet(error),
         _ => Failure::Permanent(error),
     }
 }

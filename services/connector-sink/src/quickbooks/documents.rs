@@ -372,7 +372,7 @@ impl QboConnector {
             }
         }
         Err(QboError::invalid(
-            "reference",
+            crate::target::PREREQUISITE,
             format!("the refund names no customer and no sale {doc} was posted to take it from; post the order's sale first (see its dead letter), then replay"),
         ))
     }
@@ -536,7 +536,7 @@ impl QboConnector {
             Some(x) => x.target_id,
             None => match self.by_doc_number("Invoice", &doc).await? {
                 Some(v) => s(&v, "Id").to_string(),
-                None => return Err(QboError::invalid("reference", format!("invoice {doc} is not in QuickBooks: post the sale first (is it in the dead-letter topic?), then replay this payment"))),
+                None => return Err(QboError::invalid(crate::target::PREREQUISITE, format!("invoice {doc} is not in QuickBooks: post the sale first (is it in the dead-letter topic?), then replay this payment"))),
             },
         };
         let currency = p

@@ -1,7 +1,7 @@
 //! QuickBooks failures as the sink loop sees them: transient, disconnected or permanent, with
 //! the Fault's code, element and detail, a class, and what an operator should do.
 use super::service::QboError;
-use crate::target::Failure;
+use crate::target::{Failure, PREREQUISITE};
 use nopbridge_proto::commands::v1::TargetError;
 
 /// The error class recorded on the result and the dead letter.
@@ -89,6 +89,10 @@ impl From<QboError> for Failure {
             QboError::Invalid {
                 class: "shutdown", ..
             } => Failure::Transient(error),
+            QboError::Invalid {
+                class: PREREQUISITE,
+                ..
+            } => Failure::NotYet(error),
             QboError::Rejected { .. } | QboError::Invalid { .. } => Failure::Permanent(error),
         }
     }

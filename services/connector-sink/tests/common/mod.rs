@@ -108,6 +108,8 @@ initial_backoff_ms = 20
 max_backoff_ms = 500
 [service]
 database_url = "{db}"
+prerequisite_requeues = 4
+prerequisite_first_wait_ms = 50
 [[service.quickbooks]]
 connection_id = "{connection}"
 realm_id = "{realm}"
