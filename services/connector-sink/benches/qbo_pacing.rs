@@ -226,9 +226,8 @@ async fn measure(
                         eprintln!("order {n}: {:?}", o.status);
                         failed.fetch_add(1, Ordering::AcqRel);
                     }
-                    Err(
-                        Failure::Transient(e) | Failure::Permanent(e) | Failure::Disconnected(e),
-                    ) => {
+                    Err(f) => {
+                        let e = f.error();
                         eprintln!("order {n}: {} {}", e.class, e.detail);
                         failed.fetch_add(1, Ordering::AcqRel);
                     }
