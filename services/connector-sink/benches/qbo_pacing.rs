@@ -16,7 +16,7 @@ mod common;
 use anyhow::{bail, Context, Result};
 use nopbridge_connector_sink::{
     quickbooks::{QboConnectionConfig, QboConnector},
-    target::{Connection, Failure},
+    target::Connection,
     xref::Store,
 };
 use nopbridge_emu_quickbooks::{spawn, EmulatorConfig, FaultConfig, RealmConfig, RunningEmulator};
