@@ -260,6 +260,21 @@ pub enum PaymentLinesOnPut {
     Append,
 }
 
+/// What an invoice with a negative total (a credit note) meets. The REST resource map has no
+/// credit-note endpoint; KashFlow's own practice is a sales invoice with negative quantities
+/// or rates, whose payment lines are the money paid back. Not verified in the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditNotes {
+    /// Accepted: negative net, VAT and gross; stock of managed products goes back up by the
+    /// credited quantity; payment lines (positive amounts) record the money paid back, up to
+    /// the credit's gross.
+    #[default]
+    NegativeInvoices,
+    /// 400 ValidationError (`{"Error":"ValidationError","Message":…}`), nothing stored.
+    Refused,
+}
+
 /// Validation details the reference leaves open.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -290,6 +305,8 @@ pub struct ValidationConfig {
     pub legacy_product_field_names: bool,
     /// A customer with invoices cannot be deleted.
     pub protect_customers_with_invoices: bool,
+    /// Invoices whose total is negative (credit notes).
+    pub credit_notes: CreditNotes,
 }
 
 impl Default for ValidationConfig {
@@ -308,6 +325,7 @@ impl Default for ValidationConfig {
             product_put_sets_quantity: true,
             legacy_product_field_names: false,
             protect_customers_with_invoices: true,
+            credit_notes: CreditNotes::NegativeInvoices,
         }
     }
 }

@@ -35,9 +35,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    AccountConfig, BankAccountSeed, EmulatorConfig, ListShape, NominalSeed, NumberCollision,
-    OverMax, PagingConfig, PaymentLinesOnPut, PaymentMethodSeed, RateLimitConfig, SessionConfig,
-    ValidationConfig,
+    AccountConfig, BankAccountSeed, CreditNotes, EmulatorConfig, ListShape, NominalSeed,
+    NumberCollision, OverMax, PagingConfig, PaymentLinesOnPut, PaymentMethodSeed, RateLimitConfig,
+    SessionConfig, ValidationConfig,
 };
 pub use error::ApiError;
 pub use nopbridge_emu_support::{FaultConfig, InjectedFault};

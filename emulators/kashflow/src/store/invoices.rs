@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::{key, with_country_name, Account, Ctx};
-use crate::config::{NumberCollision, PaymentLinesOnPut};
+use crate::config::{CreditNotes, NumberCollision, PaymentLinesOnPut};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, round2, Object};
 
@@ -75,20 +75,31 @@ impl Invoice {
         let vat: Decimal = self.lines.iter().map(|l| l.vat_amount).sum();
         let paid: Decimal = self.payments.iter().map(|p| p.amount).sum();
         let gross = net + vat;
+        // A credit note's due is what is still to be paid back (zero or negative).
+        let due = if gross < Decimal::ZERO {
+            (gross + paid).min(Decimal::ZERO)
+        } else {
+            (gross - paid).max(Decimal::ZERO)
+        };
         Totals {
             net,
             vat,
             gross,
             paid,
-            due: (gross - paid).max(Decimal::ZERO),
+            due,
         }
+    }
+
+    /// A credit note: a sales invoice whose total is negative.
+    pub fn is_credit_note(&self) -> bool {
+        self.totals().gross < Decimal::ZERO
     }
 
     pub fn status(&self) -> &'static str {
         let t = self.totals();
         if t.paid.is_zero() && !t.gross.is_zero() {
             "Unpaid"
-        } else if t.paid < t.gross {
+        } else if t.paid < t.gross.abs() {
             "PartPaid"
         } else {
             "Paid"
@@ -345,10 +356,22 @@ impl Account {
 
     fn check_overpayment(&self, inv: &Invoice, ctx: &Ctx) -> ApiResult<()> {
         let t = inv.totals();
-        if !ctx.validation.allow_overpayment && t.paid > t.gross {
+        // A credit note's payment lines are money paid back, up to what it credits.
+        if !ctx.validation.allow_overpayment && t.paid > t.gross.abs() {
             return Err(ApiError::validation(format!(
                 "Payments of {} exceed the invoice total of {}.",
                 t.paid, t.gross
+            )));
+        }
+        Ok(())
+    }
+
+    /// Per [`CreditNotes`]: an invoice with a negative total is a credit note, or refused.
+    fn check_credit_note(inv: &Invoice, ctx: &Ctx) -> ApiResult<()> {
+        if ctx.validation.credit_notes == CreditNotes::Refused && inv.is_credit_note() {
+            return Err(ApiError::validation(format!(
+                "Invoice total {} is negative; credit notes cannot be posted as invoices.",
+                inv.totals().gross
             )));
         }
         Ok(())
@@ -415,6 +438,7 @@ impl Account {
             created: ctx.now,
         };
         invoice.payments = payments.clone();
+        Self::check_credit_note(&invoice, ctx)?;
         self.check_overpayment(&invoice, ctx)?;
         self.check_stock(&[], &invoice.lines, ctx)?;
         // Validated: commit.
@@ -499,6 +523,7 @@ impl Account {
         for (k, v) in body {
             json::set(&mut inv.fields, &k, v);
         }
+        Self::check_credit_note(&inv, ctx)?;
         self.check_overpayment(&inv, ctx)?;
         self.check_stock(&old.lines, &inv.lines, ctx)?;
         // Validated: commit.
