@@ -8,7 +8,9 @@
 //! order (totals and tax computed here from the store's own records); nothing is lost: an
 //! order that cannot be posted is dead-lettered with its reason in the ledger, and the test
 //! names each one and why (GP has none of one item the UK store sold, so its orders are
-//! refused with eConnect 4776).
+//! refused with eConnect 4776). Refunds are posted in all three: GP returns and KashFlow
+//! credit notes (negative invoices of the sale's customer, paid back in full) add up, to the
+//! cent, to what the store refunded.
 mod stack;
 
 use anyhow::{bail, Context, Result};
@@ -152,11 +154,14 @@ async fn unanswered(stack: &Stack, connections: &[String]) -> Result<i64> {
 
 /// What GP says about a refund that came before its sale was posted.
 const REFUND_BEFORE_SALE: &str = "the refund names no customer and no sale";
+/// What KashFlow's connector says about a refund whose sale is not in KashFlow.
+const KF_REFUND_BEFORE_SALE: &str = "the refund's sale was never posted";
 
-/// A refund event can be mapped before its order's event: GP then has no sale to take the
-/// customer from, and the refund is dead-lettered saying "post the order's sale first, then
-/// replay". Replays (as an operator would) each such dead letter whose sale GP now holds,
-/// once; `done` keeps the dead letters replayed.
+/// A refund event can be mapped before its order's event: GP and KashFlow then have no sale
+/// to take the customer from, and once its requeues are spent the refund is dead-lettered
+/// saying "post the order's sale first, then replay". Replays (as an operator would) each
+/// such dead letter whose sale its back office now holds, once; `done` keeps the dead
+/// letters replayed.
 async fn replay_early_refunds(
     stack: &Stack,
     producer: &Producer,
@@ -171,25 +176,39 @@ async fn replay_early_refunds(
     )
     .await?;
     for d in letters.iter().filter(|d| {
-        d.key.as_deref() == Some(back.gp_conn.as_bytes())
-            && d.header_str("dlq_error_message")
-                .is_some_and(|m| m.contains(REFUND_BEFORE_SALE))
+        let message = d.header_str("dlq_error_message").unwrap_or_default();
+        (d.key.as_deref() == Some(back.gp_conn.as_bytes()) && message.contains(REFUND_BEFORE_SALE))
+            || (d.key.as_deref() == Some(back.kf_conn.as_bytes())
+                && message.contains(KF_REFUND_BEFORE_SALE))
     }) {
         let at = (d.partition, d.offset);
         let order = Command::decode(d.payload())
             .ok()
             .and_then(|c| c.order)
             .map_or(0, |o| o.order_id);
-        let sale_in_gp = back
-            .gp
-            .handle()
-            .sop_document(GP_COMPANY, 3, &format!("WEB{order}"))
-            .is_some();
-        if !sale_in_gp || done.lock().map_or(true, |s| s.contains(&at)) {
+        let kashflow = d.key.as_deref() == Some(back.kf_conn.as_bytes());
+        let sale_posted = if kashflow {
+            back.kashflow
+                .handle()
+                .invoices(KF_USER)
+                .iter()
+                .any(|i| i["CustomerReference"] == format!("WEB{order}").as_str())
+        } else {
+            back.gp
+                .handle()
+                .sop_document(GP_COMPANY, 3, &format!("WEB{order}"))
+                .is_some()
+        };
+        if !sale_posted || done.lock().map_or(true, |s| s.contains(&at)) {
             continue;
         }
         let to = d.header_str("dlq_source_topic").context("source topic")?;
-        let mut out = OutgoingRecord::new(&to, back.gp_conn.as_bytes(), d.payload());
+        let key = if kashflow {
+            &back.kf_conn
+        } else {
+            &back.gp_conn
+        };
+        let mut out = OutgoingRecord::new(&to, key.as_bytes(), d.payload());
         for (k, v) in d.headers.iter().filter(|(k, _)| !k.starts_with("dlq_")) {
             out = out.header(k.clone(), v.clone().unwrap_or_default());
         }
@@ -201,7 +220,8 @@ async fn replay_early_refunds(
     Ok(())
 }
 
-/// Order id of a GP return number: the sale's number, `R` and 6 hex digits of the refund.
+/// Order id of a GP return number or a KashFlow credit note's reference: the sale's number,
+/// `R` and 6 hex digits of the refund.
 fn order_of_return(number: &str) -> Option<i64> {
     let n = number.trim();
     let (head, tail) = n.split_at(n.len().checked_sub(7)?);
@@ -413,6 +433,11 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
             .map(|o| (i64::from(o.id), o.store_id))
             .collect()
     });
+    let kf_refunded = kf_posted.iter().filter(|id| want[*id].refunded > 0).count();
+    assert!(
+        kf_refunded > 0,
+        "the seeded store refunds some orders of store {KF_STORE}, so credit notes are checked"
+    );
     let problems = || -> Vec<String> {
         let mut p = Vec::new();
         // QuickBooks: sales receipts and invoices by DocNumber.
@@ -445,7 +470,8 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
                 }
             }
         }
-        // KashFlow: invoices by CustomerReference; total, VAT and payments in USD.
+        // KashFlow: invoices by CustomerReference; total, VAT and payments in USD. Refunds
+        // are credit notes (negative invoices) referenced by the sale's number, R and a hash.
         let mut invoices: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for inv in kf.invoices(KF_USER) {
             let r = inv["CustomerReference"]
@@ -454,13 +480,54 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
                 .to_string();
             invoices.entry(r).or_default().push(inv);
         }
+        // Credit notes per order: what they credit, cents.
+        let mut credited: BTreeMap<i64, i64> = BTreeMap::new();
         for (r, copies) in &invoices {
             if copies.len() != 1 {
                 p.push(format!("KashFlow: {r} invoiced {} times", copies.len()));
             }
-            if order_of(r).and_then(|o| store_of.get(&o)) != Some(&KF_STORE) {
+            let credit_note = order_of(r).is_none();
+            let order = order_of(r).or_else(|| order_of_return(r));
+            if order.and_then(|o| store_of.get(&o)) != Some(&KF_STORE) {
                 p.push(format!(
                     "KashFlow holds {r}, not an order of store {KF_STORE}"
+                ));
+            }
+            let (Some(o), true, Some(note)) = (order, credit_note, copies.first()) else {
+                continue;
+            };
+            let gross = json_cents(&note["GrossAmount"]).unwrap_or(0);
+            *credited.entry(o).or_default() -= gross;
+            let paid: i64 = note["PaymentLines"].as_array().map_or(0, |ls| {
+                ls.iter().filter_map(|l| json_cents(&l["Amount"])).sum()
+            });
+            let vat = json_cents(&note["VATAmount"]).unwrap_or(0);
+            let net = json_cents(&note["NetAmount"]).unwrap_or(0);
+            if gross >= 0 || net + vat != gross || paid != -gross {
+                p.push(format!(
+                    "KashFlow: credit note {r} net {net} VAT {vat} gross {gross}, paid back {paid}"
+                ));
+            }
+            let sale_customer = invoices
+                .get(&format!("WEB{o}"))
+                .and_then(|c| c.first())
+                .map(|s| s["CustomerCode"].clone());
+            if sale_customer.as_ref() != Some(&note["CustomerCode"]) {
+                p.push(format!(
+                    "KashFlow: credit note {r} is for customer {}, the sale for {sale_customer:?}",
+                    note["CustomerCode"]
+                ));
+            }
+            if note["Currency"]["Code"] != "USD" {
+                p.push(format!("KashFlow: credit note {r} in {}", note["Currency"]));
+            }
+        }
+        for id in &kf_posted {
+            let got = credited.get(id).copied().unwrap_or(0);
+            if got != want[id].refunded {
+                p.push(format!(
+                    "KashFlow: order {id} credit notes total {got}, the store refunded {}",
+                    want[id].refunded
                 ));
             }
         }
@@ -588,7 +655,7 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
     )
     .await;
     eprintln!(
-        "GP refunds dead-lettered before their sale, then replayed: {}",
+        "GP and KashFlow refunds dead-lettered before their sale, then replayed: {}",
         replayed.lock().map_or(0, |s| s.len())
     );
     if let Err(e) = checked {
@@ -631,12 +698,11 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
             "dead letter: {} {entity} {id}: {message}",
             if kashflow { "KashFlow" } else { "GP" }
         );
-        // KashFlow credit notes are not posted yet: a refund is dead-lettered with that
-        // reason (its order's sale is posted); GP's short item refuses its orders; a GP
-        // refund that came before its sale was replayed above (and its return checked).
+        // GP's short item refuses its orders; a GP or KashFlow refund that came before its
+        // sale (past its requeues) was replayed above (and its return or credit note checked).
         let refunded = order.is_some_and(|w| w.refunded > 0);
         let explained = if kashflow {
-            message.contains("refunds are not posted to KashFlow") && refunded
+            message.contains(KF_REFUND_BEFORE_SALE) && refunded
         } else {
             (message.contains("4776") && id.parse().is_ok_and(|o: i64| dead.contains_key(&o)))
                 || (message.contains(REFUND_BEFORE_SALE) && refunded)
@@ -647,7 +713,7 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
         );
     }
     eprintln!(
-        "posted {} QuickBooks, {} KashFlow, {} GP; {} orders not posted; settled in {settled_at:?}, checked in {:?}",
+        "posted {} QuickBooks, {} KashFlow ({kf_refunded} refunded: credit notes), {} GP; {} orders not posted; settled in {settled_at:?}, checked in {:?}",
         qbo_posted.len(),
         kf_posted.len(),
         gp_posted.len(),

@@ -3,6 +3,9 @@
 //! drops connections (also after the write ran) and ends sessions (forced, random and by
 //! idle expiry); every invoice balances to the penny; a VAT validation failure is
 //! dead-lettered with KashFlow's words and later orders still post; stock is readable.
+//! Refunds are credit notes (negative invoices) of the sale's customer, posted once also when
+//! answers are lost or the command is delivered again; a refund without its sale is
+//! dead-lettered saying so.
 mod support;
 
 use anyhow::{bail, Context, Result};
@@ -417,6 +420,307 @@ session_renew_idle_ms = 300
             .renewals
             .load(std::sync::atomic::Ordering::Relaxed),
         1
+    );
+    Ok(())
+}
+
+/// A refund of order `n` as the mapping builds it from the store's payment event: no
+/// customer, the sale's document number, the refund tender. `lines` are (sku, quantity,
+/// net, VAT percent); an empty sku is the mapping's refund line (nominal 4000, no product).
+fn refund(connection: &str, n: u64, what: &str, lines: &[(&str, i64, i64, i64)]) -> Command {
+    use nopbridge_proto::commands::v1::{
+        DocumentLine, PostRefund, RefundDocumentKind, TaxDetail, TaxMode, Tender, TenderKind,
+    };
+    let lines: Vec<DocumentLine> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (sku, qty, net, pct))| {
+            let mut l = vat_line(i as u32 + 1, LineKind::Product, sku, *qty, *net, *pct);
+            if sku.is_empty() {
+                l.item = None;
+                l.account = "4000".into();
+                l.description = format!("Refund for order {n}");
+            }
+            l
+        })
+        .collect();
+    let net: i64 = lines
+        .iter()
+        .filter_map(|l| l.amount.as_ref())
+        .map(|m| m.minor_units)
+        .sum();
+    let tax: i64 = lines
+        .iter()
+        .filter_map(|l| l.tax_amount.as_ref())
+        .map(|m| m.minor_units)
+        .sum();
+    Command {
+        command_id: command_id(connection, n, what),
+        connection_id: connection.into(),
+        target: TargetKind::Kashflow as i32,
+        tenant_id: "acme".into(),
+        store_id: "uk".into(),
+        source_event_ids: vec![format!("evt-{what}-{n}")],
+        order: Some(order_ref(n)),
+        body: Some(Body::PostRefund(PostRefund {
+            kind: RefundDocumentKind::CreditMemo as i32,
+            customer: None,
+            currency: "GBP".into(),
+            lines,
+            tax: Some(TaxDetail {
+                mode: TaxMode::Vat as i32,
+                total_tax: money(tax, "GBP"),
+                ..TaxDetail::default()
+            }),
+            total: money(net + tax, "GBP"),
+            tender: Some(Tender {
+                kind: TenderKind::Payment as i32,
+                amount: money(net + tax, "GBP"),
+                payment_method: "VISA".into(),
+                reference: format!("re_{n}_{what}"),
+                ..Tender::default()
+            }),
+            txn_date: "2026-11-22".into(),
+            original_document_number: order_ref(n).document_number,
+            ..PostRefund::default()
+        })),
+        ..Command::default()
+    }
+}
+
+fn refund_total(c: &Command) -> i64 {
+    match &c.body {
+        Some(Body::PostRefund(r)) => r.total.as_ref().map_or(0, |m| m.minor_units),
+        _ => 0,
+    }
+}
+
+/// Credit notes (negative invoices) of the emulator by `CustomerReference`.
+fn credit_notes(emu: &RunningEmulator) -> HashMap<String, Vec<Value>> {
+    invoices_by_reference(emu)
+        .into_iter()
+        .filter(|(_, v)| {
+            v.iter()
+                .any(|i| cents(&i["GrossAmount"]).is_some_and(|g| g < 0))
+        })
+        .collect()
+}
+
+fn stock_of(emu: &RunningEmulator, sku: &str) -> Option<i64> {
+    emu.handle()
+        .product(USER, 4000, sku)
+        .and_then(|p| p["QuantityInStock"].as_f64())
+        .map(|q| q as i64)
+}
+
+/// Checks one credit note against its refund command and sale: the sale's customer, net,
+/// VAT and gross the command's negated to the penny, the tender paid back in full.
+fn check_credit_note(note: &Value, cmd: &Command, sale: &Value) -> Result<()> {
+    let Some(Body::PostRefund(r)) = &cmd.body else {
+        bail!("not a refund");
+    };
+    let tax = r
+        .tax
+        .as_ref()
+        .and_then(|t| t.total_tax.as_ref())
+        .map_or(0, |m| m.minor_units);
+    let total = refund_total(cmd);
+    assert_eq!(
+        note["CustomerCode"], sale["CustomerCode"],
+        "the sale's customer"
+    );
+    assert_eq!(cents(&note["GrossAmount"]), Some(-total), "{note}");
+    assert_eq!(cents(&note["VATAmount"]), Some(-tax), "{note}");
+    assert_eq!(cents(&note["NetAmount"]), Some(-(total - tax)), "{note}");
+    assert_eq!(
+        cents(&note["TotalPaidAmount"]),
+        Some(total),
+        "paid back: {note}"
+    );
+    assert_eq!(note["Status"], "Paid");
+    Ok(())
+}
+
+/// A refund is posted as a credit note (a negative invoice) against the customer of its
+/// sale: lines and VAT from the command, the stock of a returned product back up, the refund
+/// tender as the money paid back. A refund that arrives before its sale waits for it; a
+/// redelivery finds the credit note instead of making a second; a refund whose sale was never
+/// posted is dead-lettered saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_is_a_credit_note_of_the_sales_customer_posted_once() -> Result<()> {
+    let emu = emulator().await?;
+    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let items = [item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)];
+    sink.send(&items).await?;
+    let (task, stop) = sink.start_sink()?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+
+    // Order 1 (a receipt): 2 TEE-1, 2 MUG-1 and shipping. One mug comes back, with £5 more.
+    let sale = vat_order(&c, TargetKind::Kashflow, 1, 5);
+    let early = refund(&c, 1, "refund-a", &[("MUG-1", 1, 1250, 5), ("", 1, 500, 0)]);
+    let orphan = refund(&c, 2, "refund-a", &[("", 1, 700, 0)]);
+    sink.send(&[early.clone(), orphan.clone()]).await?;
+    sink.send(std::slice::from_ref(&sale)).await?;
+    let results = sink.wait_results(5, Duration::from_secs(60)).await?;
+    let posted = results
+        .iter()
+        .find(|r| r.command_id == early.command_id)
+        .context("the early refund's result")?;
+    assert_eq!(posted.status(), ResultStatus::Created, "{posted:?}");
+    assert!(
+        posted.records.iter().any(|r| r.role == "refund"
+            && r.total.as_ref().map(|m| m.minor_units) == Some(refund_total(&early))),
+        "{posted:?}"
+    );
+    let failed = results
+        .iter()
+        .find(|r| r.command_id == orphan.command_id)
+        .context("the orphan refund's result")?;
+    assert_eq!(failed.status(), ResultStatus::Failed);
+    let e = failed.error.clone().context("error")?;
+    assert_eq!(e.class, "prerequisite", "{e:?}");
+    assert!(
+        e.detail.contains("never posted") && e.detail.contains("WEB000002"),
+        "{e:?}"
+    );
+    assert_eq!(sink.dead_letters().await?.len(), 1);
+
+    // Delivered again (a redelivery after a crash): found, not made twice.
+    sink.send(std::slice::from_ref(&early)).await?;
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    let again = loop {
+        let mine: Vec<_> = sink
+            .results()
+            .await?
+            .into_iter()
+            .filter(|r| r.command_id == early.command_id)
+            .collect();
+        if mine.len() >= 2 {
+            break mine;
+        }
+        if tokio::time::Instant::now() > end {
+            bail!("no second result for the redelivered refund");
+        }
+    };
+    assert!(
+        again.iter().any(|r| r.status() == ResultStatus::Unchanged),
+        "{again:?}"
+    );
+    stop.cancel();
+    task.await?;
+
+    let by_ref = invoices_by_reference(&emu);
+    let Some([sold]) = by_ref.get("WEB000001").map(Vec::as_slice) else {
+        bail!("one sale: {by_ref:#?}");
+    };
+    let notes = credit_notes(&emu);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    let (reference, copies) = notes.iter().next().context("a credit note")?;
+    assert!(reference.starts_with("WEB000001R"), "{reference}");
+    let [note] = copies.as_slice() else {
+        bail!("{reference} posted {} times", copies.len());
+    };
+    let note = emu
+        .handle()
+        .invoice(USER, note["Number"].as_i64().unwrap_or_default())
+        .context("the credit note in full")?;
+    check_credit_note(&note, &early, sold)?;
+    assert_eq!(note["LineItems"][0]["ProductCode"], "MUG-1");
+    assert_eq!(note["LineItems"][0]["Quantity"].as_f64(), Some(-1.0));
+    assert_eq!(note["LineItems"][1]["NominalCode"], 4000);
+    // Two mugs sold, one back.
+    assert_eq!(stock_of(&emu, "MUG-1"), Some(99));
+    assert_eq!(stock_of(&emu, "TEE-1"), Some(98));
+    assert_eq!(
+        emu.handle().customers(USER).len(),
+        1,
+        "no customer made up for the refund"
+    );
+    Ok(())
+}
+
+/// Refunds while KashFlow drops connections after the write ran, throttles and fails: every
+/// refund is one credit note, balancing to the penny against its command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_post_exactly_once_when_answers_are_lost() -> Result<()> {
+    let emu = emulator().await?;
+    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let items = [item(&c, "TEE-1", 1000), item(&c, "MUG-1", 1000)];
+    sink.send(&items).await?;
+    let (task, stop) = sink.start_sink()?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+    let n = 12;
+    let sales: Vec<Command> = (1..=n)
+        .map(|i| vat_order(&c, TargetKind::Kashflow, i, 6))
+        .collect();
+    sink.send(&sales).await?;
+    sink.wait_results(2 + n as usize, Duration::from_secs(120))
+        .await?;
+    let refunds: Vec<Command> = (1..=n)
+        .map(|i| {
+            refund(
+                &c,
+                i,
+                "refund-a",
+                &[
+                    ("TEE-1", 1, 1250 + i as i64, 20),
+                    ("", 1, 100 * i as i64, 0),
+                ],
+            )
+        })
+        .collect();
+    emu.handle().set_faults(FaultConfig {
+        throttle_probability: 0.05,
+        unavailable_probability: 0.05,
+        drop_after_probability: 0.3,
+        retry_after_secs: 1,
+        seed: Some(16),
+        ..FaultConfig::default()
+    });
+    sink.send(&refunds).await?;
+    let results = sink
+        .wait_results(2 + 2 * n as usize, Duration::from_secs(300))
+        .await?;
+    stop.cancel();
+    task.await?;
+    assert!(
+        emu.handle().counters().dropped > 0,
+        "{:?}",
+        emu.handle().counters()
+    );
+    for r in &refunds {
+        let res = results
+            .iter()
+            .find(|x| x.command_id == r.command_id)
+            .context("a refund's result")?;
+        assert_ne!(res.status(), ResultStatus::Failed, "{res:?}");
+    }
+    let by_ref = invoices_by_reference(&emu);
+    let notes = credit_notes(&emu);
+    assert_eq!(notes.len(), n as usize, "{:?}", notes.keys());
+    for (i, r) in refunds.iter().enumerate() {
+        let sale_doc = format!("WEB{:06}", i + 1);
+        let sold = by_ref
+            .get(&sale_doc)
+            .and_then(|v| v.first())
+            .context("the sale")?;
+        let (reference, copies) = notes
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("{sale_doc}R")))
+            .context("the credit note")?;
+        assert_eq!(copies.len(), 1, "{reference} posted {} times", copies.len());
+        let note = emu
+            .handle()
+            .invoice(USER, copies[0]["Number"].as_i64().unwrap_or_default())
+            .context("in full")?;
+        check_credit_note(&note, r, sold)?;
+    }
+    // Each sale took 2 TEE-1, each credit note gave one back.
+    assert_eq!(
+        stock_of(&emu, "TEE-1"),
+        Some(1000 - 2 * n as i64 + n as i64)
     );
     Ok(())
 }

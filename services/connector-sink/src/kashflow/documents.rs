@@ -2,7 +2,9 @@
 //! "look up, then create", and an unknown outcome (a dropped connection, a 5xx) is followed
 //! by the lookup again before any second create: customers by Code (then email), products by
 //! (nominal, code), invoices by `CustomerReference` = the document number, payment lines by
-//! a note naming the command. What was found or made is remembered in `sink_xref`.
+//! a note naming the command, credit notes (refunds: negative invoices of the sale's customer)
+//! by `CustomerReference` = the sale's number + `R` + a hash of the command id. What was
+//! found or made is remembered in `sink_xref`.
 use super::{
     encoder::{self, LineRef, Totals},
     service::{KfError, KfRequest},
@@ -10,8 +12,8 @@ use super::{
 };
 use crate::target::Outcome;
 use nopbridge_proto::commands::v1::{
-    command::Body, Command, DocumentKind, DocumentLine, LineKind, PostSale, ResultStatus,
-    SaleDocumentKind, TargetRecord, Tender, TenderKind, UpsertCustomer,
+    command::Body, Command, DocumentKind, DocumentLine, LineKind, PostRefund, PostSale,
+    ResultStatus, SaleDocumentKind, TargetRecord, Tender, TenderKind, UpsertCustomer,
 };
 use nopbridge_proto::events::v1::Money;
 use serde_json::{json, Value};
@@ -83,6 +85,23 @@ fn document_number(cmd: &Command) -> Result<String, KfError> {
     Ok(n)
 }
 
+/// The credit note's `CustomerReference`: the command's own document number when it differs
+/// from the sale's, else the sale's number (14 characters at most), `R` and 6 hex digits of
+/// a hash of the command id. Deterministic, so a redelivery or a retry finds the credit note
+/// it made; several refunds of one order stay apart.
+fn credit_reference(cmd: &Command, sale: &str) -> String {
+    let own = document_number(cmd).unwrap_or_default();
+    if !own.is_empty() && own != sale {
+        return own;
+    }
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(cmd.command_id.as_bytes()))
+    };
+    let head: String = sale.chars().take(14).collect();
+    format!("{head}R{}", digest[..6].to_uppercase())
+}
+
 fn is_duplicate(e: &KfError) -> bool {
     matches!(e, KfError::Rejected { message, .. } if message.to_ascii_lowercase().contains("already exists"))
 }
@@ -96,10 +115,7 @@ impl KfConnector {
             Some(Body::ApplyPayment(p)) => self.apply_payment(cmd, p).await,
             Some(Body::VoidDocument(v)) => self.void(cmd, &v.documents).await,
             Some(Body::AdjustStock(a)) => self.adjust_stock(a).await,
-            Some(Body::PostRefund(_)) => Err(KfError::invalid(
-                "unsupported",
-                "refunds are not posted to KashFlow by this connector (credit notes are not supported yet); record the refund in KashFlow by hand",
-            )),
+            Some(Body::PostRefund(r)) => self.post_refund(cmd, r).await,
             Some(Body::StoreWriteBack(_)) => Ok(Outcome::skipped()),
             None => Err(KfError::invalid("validation", "the command has no body")),
         }
@@ -818,6 +834,128 @@ impl KfConnector {
                 ResultStatus::Unchanged
             },
             records: Self::sale_records(&code, &inv, &doc, &currency),
+            request_id: String::new(),
+            attempts: 1,
+        })
+    }
+
+    /// A refund is a credit note: a sales invoice with negative quantities against the
+    /// sale's customer (KashFlow's practice; the REST map has no credit-note endpoint), the
+    /// refund tender as its payment line (the money paid back). Its `CustomerReference` is
+    /// [`credit_reference`], looked up before every create like the invoices'.
+    async fn post_refund(&self, cmd: &Command, r: &PostRefund) -> Result<Outcome, KfError> {
+        let sale_doc = if r.original_document_number.trim().is_empty() {
+            document_number(cmd)?
+        } else {
+            r.original_document_number.trim().to_string()
+        };
+        let reference = credit_reference(cmd, &sale_doc);
+        let currency = if r.currency.is_empty() {
+            self.cfg.home_currency.clone()
+        } else {
+            r.currency.to_ascii_uppercase()
+        };
+        let total = encoder::minor(r.total.as_ref());
+        if total <= 0 {
+            return Err(KfError::invalid(
+                "validation",
+                format!("the refund of {sale_doc} has total {total}; a credit note needs a positive refund total, nothing was posted"),
+            ));
+        }
+        // The credit note is the sale's customer's, whatever the refund names.
+        let sale = self.find_invoice(None, &sale_doc).await?.ok_or_else(|| {
+            KfError::invalid(
+                crate::target::PREREQUISITE,
+                format!("no invoice with reference {sale_doc} in KashFlow to credit: the refund's sale was never posted (or was voided); post the order's sale first (see its dead letter), then replay this refund"),
+            )
+        })?;
+        let code = text(&sale, "CustomerCode");
+        if code.is_empty() {
+            return Err(KfError::invalid(
+                "validation",
+                format!("KashFlow invoice {} ({sale_doc}) has no CustomerCode to credit; check it in KashFlow", text(&sale, "Number")),
+            ));
+        }
+        let refs = self.line_refs(&r.lines, &currency).await?;
+        let (mut items, totals) =
+            encoder::line_items(&r.lines, &refs, r.tax.as_ref(), total, &currency)?;
+        encoder::credit(&mut items);
+        let totals = Totals {
+            net: -totals.net,
+            vat: -totals.vat,
+            gross: -totals.gross,
+        };
+        let mut body = json!({
+            "CustomerCode": code,
+            "IssuedDate": encoder::date(&r.txn_date),
+            "DueDate": encoder::date(&r.txn_date),
+            "CustomerReference": reference,
+            "LineItems": items,
+        });
+        if !currency.eq_ignore_ascii_case(&self.cfg.home_currency) {
+            let rate = r
+                .exchange_rate
+                .as_ref()
+                .and_then(|x| x.home_per_document.as_ref())
+                .filter(|d| d.units > 0 && d.scale <= 28)
+                .map(|d| rust_decimal::Decimal::new(d.units, d.scale))
+                .ok_or_else(|| KfError::invalid("currency", format!("the refund is in {currency} but carries no exchange rate to {}; nothing was posted", self.cfg.home_currency)))?;
+            body["Currency"] = json!({ "Code": currency, "ExchangeRate": encoder::num(rate) });
+        }
+        let mut payments = Vec::new();
+        if let Some(t) = r.tender.as_ref() {
+            let paid = encoder::minor(t.amount.as_ref());
+            if paid > total {
+                return Err(KfError::invalid(
+                    "balance",
+                    format!(
+                        "the refund of {sale_doc} pays back {} but credits {}; nothing was posted",
+                        encoder::decimal(paid, &currency),
+                        encoder::decimal(total, &currency)
+                    ),
+                ));
+            }
+            if paid > 0 && t.kind() != TenderKind::Unspecified {
+                payments.push(self.payment_line(cmd, 0, t, &r.txn_date, &currency).await?);
+            }
+        }
+        body["PaymentLines"] = Value::Array(payments);
+        let _g = self.flights.lock(&format!("invoice/{reference}")).await;
+        let find = || self.find_invoice(Some(&code), &reference);
+        let create = || async {
+            Ok(self
+                .service
+                .call(&KfRequest::post("/invoices", body.clone()))
+                .await?
+                .body)
+        };
+        let (note, created) = self.find_or_create(find, create).await?;
+        let number = text(&note, "Number");
+        self.remember_invoice(&reference, &number, cmd).await?;
+        Self::check_totals(&note, totals, &currency, &reference)?;
+        let mut records = Self::sale_records(&code, &note, &reference, &currency);
+        for rec in &mut records {
+            match rec.role.as_str() {
+                "sale" => {
+                    rec.entity = "CreditNote".into();
+                    rec.role = "refund".into();
+                    // The refund's size (KashFlow's gross is negative).
+                    rec.total = rec.total.take().map(|m| Money {
+                        minor_units: m.minor_units.abs(),
+                        ..m
+                    });
+                }
+                "payment" => rec.role = "refund_payment".into(),
+                _ => {}
+            }
+        }
+        Ok(Outcome {
+            status: if created {
+                ResultStatus::Created
+            } else {
+                ResultStatus::Unchanged
+            },
+            records,
             request_id: String::new(),
             attempts: 1,
         })

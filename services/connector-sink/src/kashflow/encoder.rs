@@ -226,6 +226,22 @@ pub fn line_items(
 }
 
 /// The note that marks a payment line as this command's (KashFlow has no idempotency key).
+/// Line items as a credit note's: quantities and VAT amounts negated (rates and VAT levels
+/// stay), so KashFlow's net, VAT and gross come out negative and managed stock goes back up.
+pub fn credit(items: &mut [Value]) {
+    for item in items {
+        for k in ["Quantity", "VATAmount"] {
+            let d: Option<Decimal> = match item.get(k) {
+                Some(Value::Number(n)) => n.to_string().parse().ok(),
+                _ => None,
+            };
+            if let Some(d) = d {
+                item[k] = num(-d);
+            }
+        }
+    }
+}
+
 pub fn payment_note(command_id: &str, tender: usize) -> String {
     format!("nopbridge command {command_id} tender {tender}")
 }
@@ -295,6 +311,25 @@ mod tests {
         assert_eq!(items[1]["NominalCode"], 4905);
         assert!(line_items(&ls, &refs, Some(&tax(301)), 1800, "GBP").is_err());
         assert!(line_items(&ls, &refs, Some(&tax(300)), 1800, "GBP").is_err());
+    }
+
+    #[test]
+    fn credit_note_lines_negate_quantity_and_vat_and_keep_the_rate() {
+        let ls = [
+            line(LineKind::Product, 3, 1000, 200, 20),
+            line(LineKind::Shipping, 1, 499, 100, 20),
+        ];
+        let refs = [LineRef::default(), LineRef::default()];
+        let (mut items, _) =
+            line_items(&ls, &refs, Some(&tax(300)), 1799, "GBP").unwrap_or_default();
+        credit(&mut items);
+        assert_eq!(items[0]["Quantity"].to_string(), "-3");
+        assert_eq!(items[0]["Rate"].to_string(), "3.3333");
+        assert_eq!(items[0]["VATAmount"].to_string(), "-2");
+        assert_eq!(items[1]["Quantity"].to_string(), "-1");
+        assert_eq!(items[1]["Rate"].to_string(), "4.99");
+        assert_eq!(items[1]["VATAmount"].to_string(), "-1");
+        assert_eq!(items[1]["VATLevel"].to_string(), "20");
     }
 
     #[test]

@@ -84,6 +84,11 @@ impl From<KfError> for Failure {
             KfError::Invalid {
                 class: "shutdown", ..
             } => Failure::Transient(error),
+            // A refund whose sale is not in KashFlow (yet): put back, then permanent.
+            KfError::Invalid {
+                class: crate::target::PREREQUISITE,
+                ..
+            } => Failure::NotYet(error),
             KfError::Rejected { .. }
             | KfError::NotFound(_)
             | KfError::Auth(_)
@@ -117,5 +122,18 @@ mod tests {
             }),
             Failure::Transient(_)
         ));
+    }
+
+    #[test]
+    fn a_refund_without_its_sale_waits_for_it() {
+        let e = KfError::invalid(
+            crate::target::PREREQUISITE,
+            "the refund's sale was never posted",
+        );
+        let Failure::NotYet(t) = Failure::from(e) else {
+            panic!("a missing sale is a prerequisite, put back before it fails");
+        };
+        assert_eq!(t.class, "prerequisite");
+        assert!(t.detail.contains("never posted"));
     }
 }
