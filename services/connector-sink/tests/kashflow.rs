@@ -724,3 +724,49 @@ async fn refunds_post_exactly_once_when_answers_are_lost() -> Result<()> {
     );
     Ok(())
 }
+
+/// An account that does not take negative invoices (emulator setting `credit_notes =
+/// refused`): the refund is dead-lettered with KashFlow's own validation error, nothing is
+/// credited and no stock moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_credit_note_is_dead_lettered_with_kashflows_words() -> Result<()> {
+    let emu = spawn(EmulatorConfig {
+        time_scale: 60.0,
+        validation: nopbridge_emu_kashflow::ValidationConfig {
+            credit_notes: nopbridge_emu_kashflow::CreditNotes::Refused,
+            ..Default::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let items = [item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)];
+    let sale = vat_order(&c, TargetKind::Kashflow, 1, 5);
+    let back = refund(&c, 1, "refund-a", &[("MUG-1", 1, 1250, 5)]);
+    sink.send(&items).await?;
+    let (task, stop) = sink.start_sink()?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+    sink.send(std::slice::from_ref(&sale)).await?;
+    sink.wait_results(3, Duration::from_secs(60)).await?;
+    sink.send(std::slice::from_ref(&back)).await?;
+    let results = sink.wait_results(4, Duration::from_secs(60)).await?;
+    stop.cancel();
+    task.await?;
+    let failed = results
+        .iter()
+        .find(|r| r.command_id == back.command_id)
+        .context("the refund's result")?;
+    assert_eq!(failed.status(), ResultStatus::Failed, "{failed:?}");
+    let e = failed.error.clone().context("error")?;
+    assert_eq!(
+        (e.code.as_str(), e.class.as_str()),
+        ("ValidationError", "validation")
+    );
+    assert!(e.detail.contains("credit notes cannot be posted"), "{e:?}");
+    assert!(e.explanation.contains("by hand"), "{e:?}");
+    assert_eq!(sink.dead_letters().await?.len(), 1);
+    assert!(credit_notes(&emu).is_empty());
+    assert_eq!(stock_of(&emu, "MUG-1"), Some(98));
+    Ok(())
+}

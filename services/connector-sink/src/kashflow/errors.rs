@@ -28,7 +28,9 @@ fn explain(e: &KfError) -> &'static str {
     match e {
         KfError::Rejected { message, .. } => {
             let m = message.to_ascii_lowercase();
-            if m.contains("vat") {
+            if m.contains("credit note") || (m.contains("negative") && m.contains("total")) {
+                "KashFlow refused the refund's credit note (an invoice with negative quantities): this account does not take them. Record the refund in KashFlow by hand, then mark the dead letter handled."
+            } else if m.contains("vat") {
                 "KashFlow refused a line's VAT: the rate must be one set up in the account (VAT settings) and the amount must match it. Fix the mapping's VAT rates or the account, then replay."
             } else if m.contains("nominal") {
                 "A nominal code the connector used does not exist (or is not a sales nominal) in this KashFlow account. Fix the connection's nominal codes or the mapping's accounts, then replay."
