@@ -767,6 +767,27 @@ impl KfConnector {
         Ok(())
     }
 
+    /// A document in another currency than the company's carries its rate to the home
+    /// currency; without one nothing is posted.
+    fn set_currency(
+        &self,
+        body: &mut Value,
+        currency: &str,
+        rate: Option<&nopbridge_proto::commands::v1::ExchangeRate>,
+        what: &str,
+    ) -> Result<(), KfError> {
+        if currency.eq_ignore_ascii_case(&self.cfg.home_currency) {
+            return Ok(());
+        }
+        let rate = rate
+            .and_then(|r| r.home_per_document.as_ref())
+            .filter(|d| d.units > 0 && d.scale <= 28)
+            .map(|d| rust_decimal::Decimal::new(d.units, d.scale))
+            .ok_or_else(|| KfError::invalid("currency", format!("the {what} is in {currency} but carries no exchange rate to {}; nothing was posted", self.cfg.home_currency)))?;
+        body["Currency"] = json!({ "Code": currency, "ExchangeRate": encoder::num(rate) });
+        Ok(())
+    }
+
     async fn post_sale(&self, cmd: &Command, s: &PostSale) -> Result<Outcome, KfError> {
         let doc = document_number(cmd)?;
         let currency = if s.currency.is_empty() {
@@ -786,16 +807,7 @@ impl KfConnector {
             "CustomerReference": doc,
             "LineItems": items,
         });
-        if !currency.eq_ignore_ascii_case(&self.cfg.home_currency) {
-            let rate = s
-                .exchange_rate
-                .as_ref()
-                .and_then(|r| r.home_per_document.as_ref())
-                .filter(|d| d.units > 0 && d.scale <= 28)
-                .map(|d| rust_decimal::Decimal::new(d.units, d.scale))
-                .ok_or_else(|| KfError::invalid("currency", format!("the document is in {currency} but carries no exchange rate to {}; nothing was posted", self.cfg.home_currency)))?;
-            body["Currency"] = json!({ "Code": currency, "ExchangeRate": encoder::num(rate) });
-        }
+        self.set_currency(&mut body, &currency, s.exchange_rate.as_ref(), "document")?;
         if let Some(a) = &s.billing_address {
             body["Address"] = encoder::address(a);
         }
@@ -892,16 +904,7 @@ impl KfConnector {
             "CustomerReference": reference,
             "LineItems": items,
         });
-        if !currency.eq_ignore_ascii_case(&self.cfg.home_currency) {
-            let rate = r
-                .exchange_rate
-                .as_ref()
-                .and_then(|x| x.home_per_document.as_ref())
-                .filter(|d| d.units > 0 && d.scale <= 28)
-                .map(|d| rust_decimal::Decimal::new(d.units, d.scale))
-                .ok_or_else(|| KfError::invalid("currency", format!("the refund is in {currency} but carries no exchange rate to {}; nothing was posted", self.cfg.home_currency)))?;
-            body["Currency"] = json!({ "Code": currency, "ExchangeRate": encoder::num(rate) });
-        }
+        self.set_currency(&mut body, &currency, r.exchange_rate.as_ref(), "refund")?;
         let mut payments = Vec::new();
         if let Some(t) = r.tender.as_ref() {
             let paid = encoder::minor(t.amount.as_ref());
