@@ -625,31 +625,17 @@ impl GpConnector {
             }
         }
         log_fitting(&fit);
-        let (status, attempts) = match self
-            .service
-            .submit("CreateTransactionEntity", &document)
-            .await
-        {
-            Ok((_, attempts)) => (ResultStatus::Created, attempts),
-            Err(e)
-                if e.number() == Some(self.cfg.errors.duplicate_document)
-                    || e.number() == Some(self.cfg.errors.posted_document) =>
-            {
-                // Posted by an earlier try whose answer was lost, if it is the same document.
-                let found = self.service.read(&path).await?.ok_or(e)?;
-                if let Err(m) = Self::same_document(&found, &customer, &totals, currency) {
-                    return Err(GpError::Rejected {
-                        number: self.cfg.errors.duplicate_document,
-                        procedure: "taSopHdrIvcInsert".into(),
-                        description: format!("SOP number {number} already exists: {m}"),
-                        exception: "eConnectException".into(),
-                    });
-                }
-                info!(%number, "SOP number already in GP with this customer and amount: taken as posted");
-                (ResultStatus::Unchanged, 1)
-            }
-            Err(e) => return Err(e),
-        };
+        let errors = &self.cfg.errors;
+        let (status, attempts) = self
+            .submit_once(
+                &document,
+                &path,
+                &[errors.duplicate_document, errors.posted_document],
+                (errors.duplicate_document, "taSopHdrIvcInsert"),
+                &format!("SOP number {number}"),
+                |found| Self::same_document(found, &customer, &totals, currency),
+            )
+            .await?;
         self.store
             .put(self.conn(), XREF_SOP, &key, &xref(&number, cmd))
             .await?;
@@ -834,32 +820,57 @@ impl GpConnector {
             }
         }
         log_fitting(&fit);
-        let (status, attempts) = match self
-            .service
-            .submit("CreateTransactionEntity", &document)
-            .await
-        {
-            Ok((_, attempts)) => (ResultStatus::Created, attempts),
-            Err(e) if e.number() == Some(self.cfg.errors.duplicate_adjustment) => {
-                // Posted by an earlier try whose answer was lost, if it is the same adjustment.
-                let found = self.service.read(&path).await?.ok_or(e)?;
-                if let Err(m) = Self::same_adjustment(&found, &item, &site, a.delta) {
-                    return Err(GpError::Rejected {
-                        number: self.cfg.errors.duplicate_adjustment,
-                        procedure: "taIVTransactionHeaderInsert".into(),
-                        description: format!("Document number {number} already exists: {m}"),
-                        exception: "eConnectException".into(),
-                    });
-                }
-                info!(%number, "inventory adjustment already in GP with this item, site and quantity: taken as posted");
-                (ResultStatus::Unchanged, 1)
-            }
-            Err(e) => return Err(e),
-        };
+        let duplicate = self.cfg.errors.duplicate_adjustment;
+        let (status, attempts) = self
+            .submit_once(
+                &document,
+                &path,
+                &[duplicate],
+                (duplicate, "taIVTransactionHeaderInsert"),
+                &format!("Document number {number}"),
+                |found| Self::same_adjustment(found, &item, &site, a.delta),
+            )
+            .await?;
         self.store
             .put(self.conn(), XREF_IV, &number, &xref(&number, cmd))
             .await?;
         Ok(outcome(status, attempts))
+    }
+
+    /// Submits a transaction document. A duplicate-number refusal (`duplicates`) means an
+    /// earlier try whose answer was lost may have posted it: the document GP holds at `path`
+    /// is read back and taken as posted (UNCHANGED) when `same` says it is this one, else the
+    /// refusal stands as `refusal` (number, eConnect procedure) naming `what`.
+    async fn submit_once(
+        &self,
+        document: &str,
+        path: &str,
+        duplicates: &[i64],
+        refusal: (i64, &str),
+        what: &str,
+        same: impl Fn(&Value) -> Result<(), String>,
+    ) -> Result<(ResultStatus, u32), GpError> {
+        match self
+            .service
+            .submit("CreateTransactionEntity", document)
+            .await
+        {
+            Ok((_, attempts)) => Ok((ResultStatus::Created, attempts)),
+            Err(e) if e.number().is_some_and(|n| duplicates.contains(&n)) => {
+                let found = self.service.read(path).await?.ok_or(e)?;
+                if let Err(m) = same(&found) {
+                    return Err(GpError::Rejected {
+                        number: refusal.0,
+                        procedure: refusal.1.into(),
+                        description: format!("{what} already exists: {m}"),
+                        exception: "eConnectException".into(),
+                    });
+                }
+                info!(%what, "already in GP as this command describes it: taken as posted");
+                Ok((ResultStatus::Unchanged, 1))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Is the inventory transaction GP holds under this number the one the command describes?

@@ -744,6 +744,33 @@ impl KfConnector {
     }
 
     /// KashFlow's totals must be the command's, to the minor unit.
+    /// Posts a sales invoice (or credit note) under `reference` once: found by its reference
+    /// before every create, remembered, and checked against the command's totals.
+    async fn post_invoice(
+        &self,
+        cmd: &Command,
+        code: &str,
+        reference: &str,
+        body: &Value,
+        totals: Totals,
+        currency: &str,
+    ) -> Result<(Value, bool), KfError> {
+        let _g = self.flights.lock(&format!("invoice/{reference}")).await;
+        let find = || self.find_invoice(Some(code), reference);
+        let create = || async {
+            Ok(self
+                .service
+                .call(&KfRequest::post("/invoices", body.clone()))
+                .await?
+                .body)
+        };
+        let (inv, created) = self.find_or_create(find, create).await?;
+        let number = text(&inv, "Number");
+        self.remember_invoice(reference, &number, cmd).await?;
+        Self::check_totals(&inv, totals, currency, reference)?;
+        Ok((inv, created))
+    }
+
     fn check_totals(inv: &Value, want: Totals, currency: &str, doc: &str) -> Result<(), KfError> {
         let got = |k: &str| encoder::to_minor(inv.get(k).unwrap_or(&Value::Null), currency);
         if got("NetAmount") != Some(want.net)
@@ -826,19 +853,9 @@ impl KfConnector {
             }
             body["PaymentLines"] = Value::Array(payments);
         }
-        let _g = self.flights.lock(&format!("invoice/{doc}")).await;
-        let find = || self.find_invoice(Some(&code), &doc);
-        let create = || async {
-            Ok(self
-                .service
-                .call(&KfRequest::post("/invoices", body.clone()))
-                .await?
-                .body)
-        };
-        let (inv, created) = self.find_or_create(find, create).await?;
-        let number = text(&inv, "Number");
-        self.remember_invoice(&doc, &number, cmd).await?;
-        Self::check_totals(&inv, totals, &currency, &doc)?;
+        let (inv, created) = self
+            .post_invoice(cmd, &code, &doc, &body, totals, &currency)
+            .await?;
         Ok(Outcome {
             status: if created {
                 ResultStatus::Created
@@ -923,19 +940,9 @@ impl KfConnector {
             }
         }
         body["PaymentLines"] = Value::Array(payments);
-        let _g = self.flights.lock(&format!("invoice/{reference}")).await;
-        let find = || self.find_invoice(Some(&code), &reference);
-        let create = || async {
-            Ok(self
-                .service
-                .call(&KfRequest::post("/invoices", body.clone()))
-                .await?
-                .body)
-        };
-        let (note, created) = self.find_or_create(find, create).await?;
-        let number = text(&note, "Number");
-        self.remember_invoice(&reference, &number, cmd).await?;
-        Self::check_totals(&note, totals, &currency, &reference)?;
+        let (note, created) = self
+            .post_invoice(cmd, &code, &reference, &body, totals, &currency)
+            .await?;
         let mut records = Self::sale_records(&code, &note, &reference, &currency);
         for rec in &mut records {
             match rec.role.as_str() {
