@@ -5,7 +5,7 @@
 //! dead-lettered with KashFlow's words and later orders still post; stock is readable.
 //! Refunds are credit notes (negative invoices) of the sale's customer, posted once also when
 //! answers are lost or the command is delivered again; a refund without its sale is
-//! dead-lettered saying so.
+//! dead-lettered saying so. A payment (or refund) that arrives before its sale waits for it.
 mod support;
 
 use anyhow::{bail, Context, Result};
@@ -637,6 +637,87 @@ async fn a_refund_is_a_credit_note_of_the_sales_customer_posted_once() -> Result
         1,
         "no customer made up for the refund"
     );
+    Ok(())
+}
+
+/// A payment whose event overtook its order's (they travel on different topics) reaches the
+/// sink before the invoice: it is put back on the topic until the invoice is posted, then
+/// paid once (a redelivery finds its payment line); a payment whose invoice never comes is
+/// dead-lettered saying so once its requeues are spent. With `prerequisite_requeues = 0`
+/// the early payment is dead-lettered at once and this test fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_before_its_invoice_waits_for_it_and_pays_once() -> Result<()> {
+    let emu = emulator().await?;
+    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let items = [item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)];
+    sink.send(&items).await?;
+    let (task, stop) = sink.start_sink()?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+
+    // Orders 5 and 10 are invoices paid later; only order 5's sale is ever sent.
+    let sale = vat_order(&c, TargetKind::Kashflow, 5, 5);
+    assert_eq!(sale_kind(&sale), SaleDocumentKind::Invoice);
+    let early = payment(&c, TargetKind::Kashflow, 5, total_of(&sale), "BACS");
+    let orphan = payment(&c, TargetKind::Kashflow, 10, 1_000, "BACS");
+    sink.send(&[early.clone(), orphan.clone()]).await?;
+    sink.send(std::slice::from_ref(&sale)).await?;
+    let results = sink.wait_results(5, Duration::from_secs(60)).await?;
+    let paid = results
+        .iter()
+        .find(|r| r.command_id == early.command_id)
+        .context("the early payment's result")?;
+    assert_eq!(paid.status(), ResultStatus::Updated, "{paid:?}");
+    let failed = results
+        .iter()
+        .find(|r| r.command_id == orphan.command_id)
+        .context("the orphan payment's result")?;
+    assert_eq!(failed.status(), ResultStatus::Failed, "{failed:?}");
+    let e = failed.error.clone().context("error")?;
+    assert_eq!(e.class, "prerequisite", "{e:?}");
+    assert!(
+        e.detail.contains("never posted") && e.detail.contains("WEB000010"),
+        "{e:?}"
+    );
+    assert_eq!(sink.dead_letters().await?.len(), 1);
+
+    // Delivered again: its payment line is found, not added twice.
+    sink.send(std::slice::from_ref(&early)).await?;
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mine: Vec<_> = sink
+            .results()
+            .await?
+            .into_iter()
+            .filter(|r| r.command_id == early.command_id)
+            .collect();
+        if mine.len() >= 2 {
+            assert!(
+                mine.iter().any(|r| r.status() == ResultStatus::Unchanged),
+                "{mine:?}"
+            );
+            break;
+        }
+        if tokio::time::Instant::now() > end {
+            bail!("no second result for the redelivered payment");
+        }
+    }
+    stop.cancel();
+    task.await?;
+
+    let by_ref = invoices_by_reference(&emu);
+    let Some([inv]) = by_ref.get(&doc(&sale)).map(Vec::as_slice) else {
+        bail!("one invoice: {by_ref:#?}");
+    };
+    let inv = emu
+        .handle()
+        .invoice(USER, inv["Number"].as_i64().unwrap_or_default())
+        .context("the invoice in full")?;
+    let payments = inv["PaymentLines"].as_array().context("payment lines")?;
+    assert_eq!(payments.len(), 1, "paid once: {inv}");
+    assert_eq!(cents(&payments[0]["Amount"]), Some(total_of(&sale)));
+    assert_eq!(inv["Status"], "Paid");
+    assert_eq!(by_ref.len(), 1, "nothing posted for the orphan payment");
     Ok(())
 }
 

@@ -998,10 +998,13 @@ impl KfConnector {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // The payment's event can overtake the sale's: wait for the invoice (put back on
+            // the topic), then fail as `prerequisite`.
             let inv = self.find_invoice(None, &doc).await?.ok_or_else(|| {
-                KfError::NotFound(format!(
-                    "no invoice with reference {doc} to apply the payment to"
-                ))
+                KfError::invalid(
+                    crate::target::PREREQUISITE,
+                    format!("no invoice with reference {doc} in KashFlow to apply the payment to: the order's sale was never posted (or was voided); post the order's sale first (see its dead letter), then replay this payment"),
+                )
             })?;
             let number = text(&inv, "Number");
             let existing: Vec<Value> = inv

@@ -86,7 +86,7 @@ impl From<KfError> for Failure {
             KfError::Invalid {
                 class: "shutdown", ..
             } => Failure::Transient(error),
-            // A refund whose sale is not in KashFlow (yet): put back, then permanent.
+            // A refund or payment whose sale is not in KashFlow (yet): put back, then permanent.
             KfError::Invalid {
                 class: crate::target::PREREQUISITE,
                 ..
