@@ -2,7 +2,7 @@
 //! (`DynamicsGpOptions` on `PostSale` and `PostRefund`). Nothing for other targets, or when
 //! the section is absent: the GP connection's own settings then apply.
 use crate::config::{ConnectionConfig, Target};
-use crate::pb::commands::DynamicsGpOptions;
+use crate::pb::commands::{DynamicsGpOptions, GpJournal};
 
 /// SOPTYPE of a GP return.
 const RETURN: i32 = 4;
@@ -22,7 +22,33 @@ pub(crate) fn sale(cfg: &ConnectionConfig, txn_date: &str) -> Option<DynamicsGpO
         site: gp.site.clone().unwrap_or_default(),
         batch_number: batch(gp.batch_prefix.as_deref(), txn_date),
         sale_sop_type: 0,
+        journal: None,
     })
+}
+
+/// Options of a daily summary of `store_method`'s takings: a sale's, plus the journal's
+/// accounts when `dynamics_gp.journal` posts summaries as GL journals.
+pub(crate) fn summary(
+    cfg: &ConnectionConfig,
+    txn_date: &str,
+    store_method: &str,
+) -> Option<DynamicsGpOptions> {
+    let mut options = sale(cfg, txn_date)?;
+    options.journal = section(cfg)?.journal.as_ref().map(|j| GpJournal {
+        clearing_account: j
+            .clearing_accounts
+            .get(store_method)
+            .or(j.clearing_account.as_ref())
+            .cloned()
+            .unwrap_or_default(),
+        tax_accounts: j
+            .tax_accounts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        tax_account: j.tax_account.clone().unwrap_or_default(),
+    });
+    Some(options)
 }
 
 /// Options of a return dated `txn_date`.
@@ -34,6 +60,7 @@ pub(crate) fn r#return(cfg: &ConnectionConfig, txn_date: &str) -> Option<Dynamic
         site: gp.site.clone().unwrap_or_default(),
         batch_number: batch(gp.batch_prefix.as_deref(), txn_date),
         sale_sop_type: gp.sale_document.map_or(0, |d| d.sop_type()),
+        journal: None,
     })
 }
 

@@ -14,7 +14,7 @@ use crate::fitting::{Field, Fitter};
 use crate::mapper::Connection;
 use crate::pb::commands::{
     command::Body, Command, CustomerMatchRule, CustomerRef, LineKind, OrderReference, PartyName,
-    PostSale, SaleDocumentKind, SummaryKey, Tender,
+    PostSale, SaleDocumentKind, SummaryKey, Tender, TenderKind,
 };
 use crate::pb::events::Order;
 use crate::sale::{build_order_doc, DocLine, DocTender, OrderDoc};
@@ -217,11 +217,19 @@ fn summary_command(
         &mut fitter,
         "post_sale.tenders[0]",
     )?];
+    let gp = crate::dynamics_gp::summary(&conn.config, date, method);
+    // A GP journal debits a redemption tender to its liability or expense account.
+    let journal = gp.as_ref().is_some_and(|o| o.journal.is_some());
+    let items = &conn.config.items;
     tenders.extend(redemptions.iter().map(|r| Tender {
         kind: r.kind as i32,
         amount: Some(money(r.amount, c)),
         payment_method: r.payment_method.clone(),
-        deposit_account: r.deposit_account.clone(),
+        deposit_account: match r.kind {
+            TenderKind::GiftCard if journal => items.gift_card.account.clone(),
+            TenderKind::RewardPoints if journal => items.reward_points.account.clone(),
+            _ => r.deposit_account.clone(),
+        },
         reference: String::new(),
         store_payment_method: method.clone(),
     }));
@@ -266,7 +274,7 @@ fn summary_command(
         tenders,
         billing_address: None,
         shipping_address: None,
-        dynamics_gp: crate::dynamics_gp::sale(&conn.config, date),
+        dynamics_gp: gp,
         txn_date: date.to_string(),
         memo: fitter.fit(
             Field::Memo,

@@ -74,6 +74,7 @@ fn sales_and_returns_carry_the_sections_sop_types_docids_site_and_batch() {
             site: "WAREHOUSE".into(),
             batch_number: format!("WEBUK{}", digits(&date)),
             sale_sop_type: 0,
+            journal: None,
         }
     );
     assert_eq!(s.batch_number.len(), 13);
@@ -89,6 +90,7 @@ fn sales_and_returns_carry_the_sections_sop_types_docids_site_and_batch() {
             site: "WAREHOUSE".into(),
             batch_number: format!("WEBUK{}", digits(&body.txn_date)),
             sale_sop_type: 2,
+            journal: None,
         }
     );
 }
@@ -224,4 +226,127 @@ fn the_demo_gp_mapping_loads_with_its_section() {
         (Some("MAIN"), Some("WEB"))
     );
     assert_eq!(gp.doc_ids.invoice.as_deref(), Some("STDINV"));
+}
+
+/// A GP connection posting daily summaries as GL journals.
+fn journal_config(journal: &str) -> Result<ConnectionConfig, nopbridge_mapping::ConfigError> {
+    let mut v: serde_yaml::Value = serde_yaml::from_str(EXAMPLE).unwrap();
+    set(&mut v, "connection_id", "gp-1");
+    set(&mut v, "target", "dynamics_gp");
+    set(&mut v, "posting.mode", "daily_summary");
+    set(&mut v, "customer.match_rule", "fixed");
+    set(&mut v, "customer.fixed_customer", "WEBSALES");
+    set(&mut v, "items.income_account", "000-4100-00");
+    set(&mut v, "items.shipping", "{account: 000-4510-00}");
+    set(&mut v, "items.discount", "{account: 000-4300-00}");
+    set(&mut v, "items.payment_fee", "{account: 000-4520-00}");
+    set(&mut v, "items.rounding", "{account: 000-4530-00}");
+    set(
+        &mut v,
+        "items.gift_card",
+        "{account: 000-2300-00, post_as: line}",
+    );
+    set(
+        &mut v,
+        "items.reward_points",
+        "{account: 000-4310-00, post_as: tender, payment_method: Points}",
+    );
+    set(
+        &mut v,
+        "dynamics_gp",
+        &format!("{{batch_prefix: WEB, journal: {journal}}}"),
+    );
+    load_str(&serde_yaml::to_string(&v).unwrap(), "gp-journal.yaml")
+}
+
+const JOURNAL: &str = "{clearing_accounts: {Payments.PayPalCommerce: 000-1210-00}, clearing_account: 000-1200-00, tax_account: 000-2310-00}";
+
+#[test]
+fn a_daily_summary_carries_the_accounts_of_its_journal() {
+    let mp = Mapper::new(vec![journal_config(JOURNAL).unwrap()]).unwrap();
+    let mut orders = vec![us_order(1), us_order(2)];
+    orders[1].payment_method_system_name = "Payments.PayPalCommerce".into();
+    let cmds: Vec<Command> = mp
+        .summarize_daily("gp-1", "2024-03-14", &orders)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(cmds.len(), 2);
+    for c in &cmds {
+        let s = sale(c);
+        let method = &s.summary.as_ref().unwrap().store_payment_method;
+        let j = s
+            .dynamics_gp
+            .as_ref()
+            .and_then(|o| o.journal.clone())
+            .expect("a journal summary names its accounts");
+        let want = if method == "Payments.PayPalCommerce" {
+            "000-1210-00"
+        } else {
+            "000-1200-00"
+        };
+        assert_eq!(j.clearing_account, want, "{method}");
+        assert_eq!(j.tax_account, "000-2310-00");
+        assert_eq!(
+            s.dynamics_gp.as_ref().map(|o| o.batch_number.as_str()),
+            Some("WEB20240314")
+        );
+        // Every line names the account the journal posts it to.
+        assert!(
+            s.lines.iter().all(|l| !l.account.is_empty()),
+            "{:?}",
+            s.lines
+        );
+    }
+    // Per-order GP sales carry no journal.
+    let per_order = Mapper::new(vec![gp(Some(SECTION))]).unwrap();
+    let sale_cmd = ok(map_order(&per_order, &us_order(9702))).remove(0);
+    assert_eq!(gp_of(&sale_cmd).and_then(|o| o.journal), None);
+}
+
+#[test]
+fn journal_sections_that_cannot_post_are_refused_with_key_and_what_to_do() {
+    let cases = [
+        (
+            "{clearing_accounts: {Payments.Manual: 000-1200-00}, tax_account: 000-2310-00}",
+            "dynamics_gp.journal.clearing_account",
+            "a payment method can have no entry",
+        ),
+        (
+            "{clearing_account: 000-1200-00}",
+            "dynamics_gp.journal.tax_account",
+            "a tax code can have no entry",
+        ),
+        (
+            "{clearing_account: \" 000-1200-00\", tax_account: 000-2310-00}",
+            "dynamics_gp.journal.clearing_account",
+            "1 to 75 characters",
+        ),
+    ];
+    for (journal, key, fragment) in cases {
+        let e = journal_config(journal).unwrap_err();
+        assert_eq!(e.key, key, "{journal}: {e}");
+        assert!(e.line.is_some(), "{e}");
+        assert!(e.message.contains(fragment), "{journal}: {e}");
+    }
+    // Per-order posting has no summaries to journal.
+    let text = format!(
+        "{BASE}posting:\n  mode: per_order\ndynamics_gp:\n  journal: {{clearing_account: 000-1200-00, tax_account: 000-2310-00}}\n"
+    );
+    let e = load_str(&text, "gp.yaml").unwrap_err();
+    assert_eq!(e.key, "dynamics_gp.journal", "{e}");
+    assert!(e.message.contains("daily_summary"), "{e}");
+    // A line kind without an account.
+    let mut v: serde_yaml::Value = serde_yaml::from_str(EXAMPLE).unwrap();
+    set(&mut v, "connection_id", "gp-1");
+    set(&mut v, "target", "dynamics_gp");
+    set(&mut v, "posting.mode", "daily_summary");
+    set(&mut v, "customer.fixed_customer", "WEBSALES");
+    set(&mut v, "dynamics_gp", &format!("{{journal: {JOURNAL}}}"));
+    let e = load_str(&serde_yaml::to_string(&v).unwrap(), "gp.yaml").unwrap_err();
+    assert_eq!(e.key, "items.shipping.account", "{e}");
+    assert!(
+        e.message.contains("a GL journal posts every summary line"),
+        "{e}"
+    );
 }

@@ -32,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/gp/{company}/items/{id}", get(item))
         .route("/gp/{company}/sop/{soptype}/{number}", get(sop_document))
         .route("/gp/{company}/iv/{number}", get(iv_document))
+        .route("/gp/{company}/journals", get(journals_by_reference))
         .route("/gp/{company}/journals/{number}", get(journal))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state, gate))
@@ -337,4 +338,34 @@ async fn journal(
     let c = shared.lock();
     let found = c.journals.get(&number).map(|j| c.render_journal(j));
     json_or_404(&company, found, format!("Journal {number}"))
+}
+
+#[derive(Debug, Deserialize)]
+struct ByReference {
+    reference: String,
+}
+
+/// `GET /gp/{company}/journals?reference=R`: every journal whose REFRENCE is R (trimmed,
+/// case-insensitive, as SQL Server compares `char(30)`), what a connector reads with SQL
+/// over GL10000 (unposted) and GL20000 (posted) before it sends a journal again.
+async fn journals_by_reference(
+    State(state): State<Arc<AppState>>,
+    Path(company): Path<String>,
+    Query(q): Query<ByReference>,
+) -> Response {
+    let Some(shared) = state.company(&company) else {
+        return unknown_company(&company).into_response();
+    };
+    let c = shared.lock();
+    let found: Vec<serde_json::Value> = c
+        .journals
+        .values()
+        .filter(|j| {
+            j.header
+                .get("REFRENCE")
+                .is_some_and(|r| key(r) == key(&q.reference))
+        })
+        .map(|j| c.render_journal(j))
+        .collect();
+    Json(serde_json::Value::Array(found)).into_response()
 }

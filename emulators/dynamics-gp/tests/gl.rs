@@ -87,3 +87,50 @@ async fn unbalanced_unknown_duplicate_and_two_sided_lines_are_refused() -> anyho
         .await?;
     Ok(())
 }
+
+/// GP numbers journals itself, so a connector finds an earlier try by its REFRENCE (SQL over
+/// GL10000/GL20000): `GET /gp/{company}/journals?reference=` lists every journal with that
+/// reference (trimmed, case-insensitive), behind the same secret as the other reads.
+#[tokio::test]
+async fn journals_are_found_by_their_reference() -> anyhow::Result<()> {
+    let t = TestGp::start().await?;
+    let read = |reference: &str| {
+        let req = t
+            .client
+            .get(format!(
+                "{}/gp/{COMPANY}/journals?reference={}",
+                t.emu.base_url(),
+                reference.replace(' ', "%20")
+            ))
+            .bearer_auth(t.emu.handle().shared_secret());
+        async move {
+            let r = req.send().await?;
+            anyhow::ensure!(r.status() == reqwest::StatusCode::OK, "{}", r.status());
+            Ok::<serde_json::Value, anyhow::Error>(r.json().await?)
+        }
+    };
+    assert_eq!(read("Web order WEB100457").await?, serde_json::json!([]));
+    let echo = t.accept(&journal("", &BALANCED)).await?;
+    let other = journal("", &BALANCED).replace("Web order WEB100457", "Web order WEB100458");
+    t.accept(&other).await?;
+    let found = read("  web order web100457 ").await?;
+    let rows = found.as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 1, "{found}");
+    assert_eq!(
+        rows[0]["JRNENTRY"].to_string(),
+        tag(&echo, "JRNENTRY").unwrap_or_default()
+    );
+    assert_eq!(rows[0]["lines"][0]["DEBITAMT"], "72.59");
+    assert_eq!(rows[0]["header"]["REFRENCE"], "Web order WEB100457");
+    // Without the secret: refused like every other read.
+    let anonymous = t
+        .client
+        .get(format!(
+            "{}/gp/{COMPANY}/journals?reference=x",
+            t.emu.base_url()
+        ))
+        .send()
+        .await?;
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    Ok(())
+}

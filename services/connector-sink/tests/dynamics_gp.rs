@@ -705,6 +705,7 @@ async fn the_mappings_gp_options_win_over_the_connections_settings() -> Result<(
         site: "WAREHOUSE".into(),
         batch_number: "WEBUK20261120".into(),
         sale_sop_type: 0,
+        journal: None,
     });
     let plain = vat_order(&c, TargetKind::DynamicsGp, 2, 3);
     let mut wrong = vat_order(&c, TargetKind::DynamicsGp, 3, 3);
@@ -724,6 +725,7 @@ async fn the_mappings_gp_options_win_over_the_connections_settings() -> Result<(
             site: "WAREHOUSE".into(),
             batch_number: "WEBUK20261122".into(),
             sale_sop_type: 2,
+            journal: None,
         });
     }
     sink.send(std::slice::from_ref(&refund)).await?;
@@ -778,5 +780,256 @@ async fn the_mappings_gp_options_win_over_the_connections_settings() -> Result<(
     );
     assert!(h.sop_document(COMPANY, 3, &doc(&wrong)).is_none());
     assert_eq!(sink.dead_letters().await?.len(), 1);
+    Ok(())
+}
+
+/// A daily summary of store `uk` for day `day` of November 2026 and payment method `method`,
+/// as the mapping builds it for a GP connection with `dynamics_gp.journal`: product, shipping
+/// and discount lines naming their GL accounts, VAT at 20 % and 5 %, the takings and (every
+/// third day) a gift card tender.
+fn journal_summary(connection: &str, day: u32, method: &str) -> Command {
+    use nopbridge_proto::commands::v1::{
+        DocumentLine, DynamicsGpOptions, GpJournal, OrderReference, PostSale, SummaryKey,
+        TaxDetail, TaxMode, TaxRateLine, Tender, TenderKind,
+    };
+    let d = i64::from(day);
+    let line = |n: u32, kind: LineKind, amount: i64, account: &str| DocumentLine {
+        line_number: n,
+        kind: kind as i32,
+        quantity: 1,
+        amount: money(amount, "GBP"),
+        account: account.into(),
+        ..DocumentLine::default()
+    };
+    let (full, reduced, shipping, discount) = (10_000 + d * 137, 2_500 + d * 11, 899, -(d * 7));
+    let (t20, t5) = (vat(full + shipping + discount, 20), vat(reduced, 5));
+    let total = full + reduced + shipping + discount + t20 + t5;
+    let gift = if day.is_multiple_of(3) { 1_500 } else { 0 };
+    let date = format!("2026-11-{day:02}");
+    let rate = |code: &str, tax: i64| TaxRateLine {
+        tax_code: code.into(),
+        tax_amount: money(tax, "GBP"),
+        ..TaxRateLine::default()
+    };
+    let mut tenders = vec![Tender {
+        kind: TenderKind::Payment as i32,
+        amount: money(total - gift, "GBP"),
+        payment_method: "VISA".into(),
+        store_payment_method: method.into(),
+        ..Tender::default()
+    }];
+    if gift > 0 {
+        tenders.push(Tender {
+            kind: TenderKind::GiftCard as i32,
+            amount: money(gift, "GBP"),
+            deposit_account: "000-2300-00".into(),
+            store_payment_method: method.into(),
+            ..Tender::default()
+        });
+    }
+    let short: String = method
+        .rsplit('.')
+        .next()
+        .unwrap_or(method)
+        .chars()
+        .take(4)
+        .collect();
+    let number = format!("WEBS202611{day:02}-uk-{}", short.to_uppercase());
+    Command {
+        command_id: command_id(connection, u64::from(day), &format!("summary-{method}")),
+        connection_id: connection.into(),
+        target: TargetKind::DynamicsGp as i32,
+        tenant_id: "acme".into(),
+        store_id: "uk".into(),
+        order: Some(OrderReference {
+            document_number: number,
+            included_order_ids: vec![d * 10, d * 10 + 1],
+            ..OrderReference::default()
+        }),
+        body: Some(Body::PostSale(PostSale {
+            kind: SaleDocumentKind::SalesReceipt as i32,
+            currency: "GBP".into(),
+            lines: vec![
+                line(1, LineKind::Product, full, "000-4100-00"),
+                line(2, LineKind::Product, reduced, "000-4100-00"),
+                line(3, LineKind::Shipping, shipping, "000-4510-00"),
+                line(4, LineKind::Discount, discount, "000-4300-00"),
+            ],
+            tax: Some(TaxDetail {
+                mode: TaxMode::Vat as i32,
+                total_tax: money(t20 + t5, "GBP"),
+                rates: vec![rate("UKVAT20S", t20), rate("UKVAT5S", t5)],
+                ..TaxDetail::default()
+            }),
+            total: money(total, "GBP"),
+            tenders,
+            txn_date: date.clone(),
+            memo: format!("Daily summary {date}, store uk, {method}"),
+            summary: Some(SummaryKey {
+                date,
+                store_id: "uk".into(),
+                currency: "GBP".into(),
+                store_payment_method: method.into(),
+            }),
+            dynamics_gp: Some(DynamicsGpOptions {
+                batch_number: format!("WEB202611{day:02}"),
+                journal: Some(GpJournal {
+                    clearing_account: if method == "Payments.PayPalCommerce" {
+                        "000-1210-00".into()
+                    } else {
+                        "000-1200-00".into()
+                    },
+                    tax_accounts: [("UKVAT20S".to_string(), "000-2310-00".to_string())].into(),
+                    tax_account: "000-2300-00".into(),
+                }),
+                ..DynamicsGpOptions::default()
+            }),
+            ..PostSale::default()
+        })),
+        ..Command::default()
+    }
+}
+
+/// Daily summaries post as GL journals (GLTransactionType), which GP numbers itself, so a
+/// resend would be a second journal: each is found by its reference (the summary's document
+/// number in REFRENCE) before every try. Under throttling, 5xx and answers lost after the
+/// journal committed, a kill -9 of the sink mid-run and every command delivered twice,
+/// exactly one journal per summary, its debits equal to its credits and to the summary's
+/// total to the cent, takings on the method's clearing account, VAT on its payable account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_summaries_post_once_as_balanced_gl_journals() -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let summaries: Vec<Command> = (1..=30)
+        .flat_map(|day| {
+            ["Payments.Manual", "Payments.PayPalCommerce"].map(|m| journal_summary(&c, day, m))
+        })
+        .collect();
+    emu.handle().set_faults(FaultConfig {
+        throttle_probability: 0.05,
+        unavailable_probability: 0.04,
+        server_error_probability: 0.04,
+        drop_after_probability: 0.15,
+        retry_after_secs: 1,
+        seed: Some(31),
+        ..FaultConfig::default()
+    });
+    let journals = || emu.handle().journals(COMPANY).len();
+    let mut child = spawn_binary(&sink)?;
+    sink.send(&summaries).await?;
+    let waited = wait_count(
+        "journals before the kill",
+        summaries.len() / 3,
+        Duration::from_secs(300),
+        journals,
+    )
+    .await;
+    child.kill()?; // SIGKILL: no drain, no commit
+    child.wait()?;
+    waited?;
+    assert!(journals() < summaries.len(), "killed mid-run");
+    let (task, stop) = sink.start_sink()?;
+    // Every summary delivered again (a replay, a consumer restart).
+    sink.send(&summaries).await?;
+    // Both deliveries of every summary answered (bounded; each read of the results waits).
+    let end = tokio::time::Instant::now() + Duration::from_secs(600);
+    let results = loop {
+        let rs = sink.results().await?;
+        let answered = summaries
+            .iter()
+            .filter(|s| rs.iter().filter(|r| r.command_id == s.command_id).count() >= 2)
+            .count();
+        if answered == summaries.len() {
+            break Ok(rs);
+        }
+        if tokio::time::Instant::now() > end {
+            break Err(anyhow::anyhow!(
+                "{answered} of {} summaries answered twice",
+                summaries.len()
+            ));
+        }
+    };
+    stop.cancel();
+    task.await?;
+    let results = results?;
+
+    let counters = emu.handle().counters();
+    assert!(
+        counters.dropped > 0 && counters.throttled > 0,
+        "{counters:?}"
+    );
+    for r in &results {
+        assert_ne!(r.status(), ResultStatus::Failed, "{r:?}");
+    }
+    let found_again = results
+        .iter()
+        .filter(|r| r.status() == ResultStatus::Unchanged)
+        .count();
+    assert!(
+        found_again >= summaries.len(),
+        "redeliveries found their journals: {found_again}"
+    );
+
+    let all = emu.handle().journals(COMPANY);
+    assert_eq!(
+        all.len(),
+        summaries.len(),
+        "one journal per summary, never two"
+    );
+    for s in &summaries {
+        let Some(Body::PostSale(sale)) = &s.body else {
+            bail!("not a sale")
+        };
+        let reference = doc(s);
+        let mine: Vec<&Value> = all
+            .iter()
+            .filter(|j| j["header"]["REFRENCE"] == reference.as_str())
+            .collect();
+        let [j] = mine.as_slice() else {
+            bail!("{reference}: {} journals", mine.len());
+        };
+        let lines = j["lines"].as_array().context("lines")?;
+        let side = |k: &str| -> i64 { lines.iter().filter_map(|l| cents(&l[k])).sum() };
+        // The discount is a debit: both sides are the total plus it.
+        let discount = -sale.lines[3].amount.as_ref().map_or(0, |m| m.minor_units);
+        let both = total_of(s) + discount;
+        assert_eq!(
+            (side("DEBITAMT"), side("CRDTAMNT")),
+            (both, both),
+            "{reference}: {lines:?}"
+        );
+        let on = |account: &str, k: &str| -> i64 {
+            lines
+                .iter()
+                .filter(|l| l["ACTNUMST"] == account)
+                .filter_map(|l| cents(&l[k]))
+                .sum()
+        };
+        let clearing = match sale
+            .summary
+            .as_ref()
+            .map(|k| k.store_payment_method.as_str())
+        {
+            Some("Payments.PayPalCommerce") => "000-1210-00",
+            _ => "000-1200-00",
+        };
+        let paid = sale.tenders[0].amount.as_ref().map_or(0, |m| m.minor_units);
+        assert_eq!(on(clearing, "DEBITAMT"), paid, "{reference}: takings");
+        let tax = sale.tax.as_ref().context("tax")?;
+        assert_eq!(
+            on("000-2310-00", "CRDTAMNT"),
+            tax.rates[0]
+                .tax_amount
+                .as_ref()
+                .map_or(0, |m| m.minor_units),
+            "{reference}: VAT at 20 %"
+        );
+        assert_eq!(
+            j["BACHNUMB"],
+            format!("WEB{}", sale.txn_date.replace('-', ""))
+        );
+        assert!(lines.iter().all(|l| l["ORDOCNUM"] == reference.as_str()));
+    }
     Ok(())
 }

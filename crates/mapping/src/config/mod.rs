@@ -125,6 +125,102 @@ pub fn validate(cfg: &ConnectionConfig) -> Result<(), (String, String)> {
     }
     if let Some(gp) = &cfg.dynamics_gp {
         validate_dynamics_gp(cfg.target, gp)?;
+        if let Some(j) = &gp.journal {
+            validate_journal(cfg, j)?;
+        }
+    }
+    Ok(())
+}
+
+/// GL account strings (ACTNUMST) are 1 to 75 characters.
+const ACTNUMST_MAX: usize = 75;
+
+/// `dynamics_gp.journal`: only for daily summaries; every account a summary can need is
+/// named, so a journal never meets a line, tender or tax without one.
+fn validate_journal(cfg: &ConnectionConfig, j: &GpJournalConfig) -> Result<(), (String, String)> {
+    let err = |k: &str, m: String| Err((k.to_string(), m));
+    if cfg.posting.mode != PostingMode::DailySummary {
+        return err(
+            "dynamics_gp.journal",
+            "is only used by daily summaries: set posting.mode: daily_summary, or remove the section".into(),
+        );
+    }
+    let account = |key: &str, v: &str| {
+        if v.trim().is_empty() || v.trim() != v || v.chars().count() > ACTNUMST_MAX {
+            return err(
+                key,
+                format!("a GL account number (ACTNUMST) is 1 to {ACTNUMST_MAX} characters without surrounding spaces, found {v:?}"),
+            );
+        }
+        Ok(())
+    };
+    for (k, v) in &j.clearing_accounts {
+        account(&format!("dynamics_gp.journal.clearing_accounts.{k}"), v)?;
+    }
+    for (k, v) in &j.tax_accounts {
+        account(&format!("dynamics_gp.journal.tax_accounts.{k}"), v)?;
+    }
+    match &j.clearing_account {
+        Some(v) => account("dynamics_gp.journal.clearing_account", v)?,
+        None => {
+            let uncovered = cfg.payment_methods.default.is_some()
+                || cfg
+                    .payment_methods
+                    .map
+                    .keys()
+                    .any(|m| !j.clearing_accounts.contains_key(m));
+            if uncovered {
+                return err(
+                    "dynamics_gp.journal.clearing_account",
+                    "required: a payment method can have no entry in clearing_accounts (set one per payment_methods.map key and no payment_methods.default, or a clearing_account for the rest)".into(),
+                );
+            }
+        }
+    }
+    match &j.tax_account {
+        Some(v) => account("dynamics_gp.journal.tax_account", v)?,
+        None => {
+            let codes = cfg.tax.vat.codes.iter().map(|c| c.code.as_str());
+            let covered = cfg.tax.mode == TaxMode::Vat
+                && codes
+                    .chain(
+                        (!cfg.tax.vat.exempt_code.is_empty())
+                            .then_some(cfg.tax.vat.exempt_code.as_str()),
+                    )
+                    .all(|c| j.tax_accounts.contains_key(c));
+            if !covered {
+                return err(
+                    "dynamics_gp.journal.tax_account",
+                    "required: a tax code can have no entry in tax_accounts (every code of tax.vat.codes and the exempt_code needs one, or set a tax_account for the rest)".into(),
+                );
+            }
+        }
+    }
+    // Every line of a summary posts to its own account.
+    let items = &cfg.items;
+    let lines = [
+        ("items.income_account", items.income_account.as_str()),
+        ("items.shipping.account", items.shipping.account.as_str()),
+        ("items.discount.account", items.discount.account.as_str()),
+        (
+            "items.payment_fee.account",
+            items.payment_fee.account.as_str(),
+        ),
+        ("items.rounding.account", items.rounding.account.as_str()),
+        ("items.gift_card.account", items.gift_card.account.as_str()),
+        (
+            "items.reward_points.account",
+            items.reward_points.account.as_str(),
+        ),
+    ];
+    for (key, v) in lines {
+        if v.is_empty() {
+            return err(
+                key,
+                "required with dynamics_gp.journal: a GL journal posts every summary line (and gift card or reward point tender) to an account; set its ACTNUMST".into(),
+            );
+        }
+        account(key, v)?;
     }
     Ok(())
 }

@@ -505,4 +505,26 @@ pub struct DynamicsGpConfig {
     pub site: Option<String>,
     /// Batch prefix (at most 7 characters): BACHNUMB = prefix + the document date (YYYYMMDD).
     pub batch_prefix: Option<String>,
+    /// Daily summaries (`posting.mode: daily_summary`) post as GL journals to these accounts
+    /// instead of SOP invoices of the fixed customer.
+    pub journal: Option<GpJournalConfig>,
+}
+
+/// `dynamics_gp.journal:` the GL accounts (ACTNUMST, at most 75 characters) a daily summary's
+/// journal posts to besides its lines' own accounts (`items.income_account`,
+/// `items.<kind>.account`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpJournalConfig {
+    /// Store payment method system name → the clearing (or bank) account debited with the
+    /// day's takings of that method.
+    #[serde(default)]
+    pub clearing_accounts: BTreeMap<String, String>,
+    /// The clearing account of a payment method not in `clearing_accounts`.
+    pub clearing_account: Option<String>,
+    /// Tax code (the codes of `tax.vat.codes`, GP tax detail IDs) → tax payable account.
+    #[serde(default)]
+    pub tax_accounts: BTreeMap<String, String>,
+    /// The tax payable account of a code not in `tax_accounts` (and of US sales tax).
+    pub tax_account: Option<String>,
 }

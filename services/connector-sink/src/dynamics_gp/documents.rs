@@ -29,7 +29,7 @@ const XREF_IV: &str = "gp_iv";
 /// IVDOCTYP of an adjustment (2 is a variance).
 const IV_ADJUSTMENT: i16 = 1;
 
-fn record(entity: &str, id: impl Into<String>, role: &str) -> TargetRecord {
+pub(super) fn record(entity: &str, id: impl Into<String>, role: &str) -> TargetRecord {
     TargetRecord {
         entity: entity.into(),
         target_id: id.into(),
@@ -65,6 +65,9 @@ impl GpConnector {
         match &cmd.body {
             Some(Body::UpsertCustomer(u)) => self.upsert_customer(cmd, u).await,
             Some(Body::UpsertItem(u)) => self.upsert_item(cmd, u).await,
+            Some(Body::PostSale(s)) if s.summary.is_some() && s.dynamics_gp.as_ref().is_some_and(|o| o.journal.is_some()) => {
+                self.post_journal(cmd, s).await
+            }
             Some(Body::PostSale(s)) => {
                 let lines = &s.lines;
                 let kind = s.kind();
@@ -264,6 +267,26 @@ impl GpConnector {
             .currency_ids
             .get(&currency.to_ascii_uppercase())
             .cloned()
+    }
+
+    /// CURNCYID and XCHGRATE of a document in a foreign currency (None at home); a currency
+    /// without a GP currency ID or a rate posts nothing.
+    pub(super) fn foreign(
+        &self,
+        currency: &str,
+        rate: Option<&nopbridge_proto::events::v1::Decimal>,
+    ) -> Result<Option<(String, String)>, GpError> {
+        match self.currency_id(currency) {
+            None if currency.is_empty() || currency.eq_ignore_ascii_case(&self.cfg.home_currency) => Ok(None),
+            None => Err(GpError::invalid("currency", format!("no GP currency ID is configured for {currency} (currency_ids); nothing was posted"))),
+            Some(id) => {
+                let rate = rate
+                    .filter(|r| r.units > 0 && r.scale <= 28)
+                    .map(|r| rust_decimal::Decimal::new(r.units, r.scale).normalize().to_string())
+                    .ok_or_else(|| GpError::invalid("currency", format!("the document is in {currency} but carries no exchange rate; nothing was posted")))?;
+                Ok(Some((id, rate)))
+            }
+        }
     }
 
     /// Whether GP (or the cross reference) already has this master record.
@@ -489,20 +512,7 @@ impl GpConnector {
         } else {
             d.date.to_string()
         };
-        let foreign = match self.currency_id(currency) {
-            None if currency.eq_ignore_ascii_case(&self.cfg.home_currency) => None,
-            None => {
-                return Err(GpError::invalid("currency", format!("no GP currency ID is configured for {currency} (currency_ids); nothing was posted")))
-            }
-            Some(id) => {
-                let rate = d
-                    .rate
-                    .filter(|r| r.units > 0 && r.scale <= 28)
-                    .map(|r| rust_decimal::Decimal::new(r.units, r.scale).normalize().to_string())
-                    .ok_or_else(|| GpError::invalid("currency", format!("the document is in {currency} but carries no exchange rate; nothing was posted")))?;
-                Some((id, rate))
-            }
-        };
+        let foreign = self.foreign(currency, d.rate)?;
         // Masters the document needs, created inside it when GP has none.
         let mut masters = Vec::new();
         let customer_plan = CustomerPlan {
@@ -873,6 +883,42 @@ impl GpConnector {
         }
     }
 
+    /// Submits a document GP would take twice (eConnect has no idempotency for it: an
+    /// auto-numbered journal, a payment added to an existing document). It is never simply
+    /// sent again: before every try `find` looks for what an earlier try (this delivery's,
+    /// or one before a crash) made, and a find ends it (UNCHANGED with what was found).
+    pub(super) async fn submit_checked<T, F, FF>(
+        &self,
+        document: &str,
+        find: F,
+    ) -> Result<Submitted<T>, GpError>
+    where
+        F: Fn() -> FF,
+        FF: std::future::Future<Output = Result<Option<T>, GpError>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            if let Some(found) = find().await? {
+                return Ok(Submitted::Found(found, attempt));
+            }
+            match self
+                .service
+                .submit_unrepeated("CreateTransactionEntity", document)
+                .await
+            {
+                Ok((echo, _)) => return Ok(Submitted::Created(echo, attempt)),
+                Err(GpError::Unavailable { reason, .. })
+                    if attempt < self.service.max_attempts() =>
+                {
+                    tracing::debug!(%reason, attempt, "GP outcome unknown; looking for the document before sending it again");
+                    tokio::time::sleep(self.service.backoff(attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Is the inventory transaction GP holds under this number the one the command describes?
     fn same_adjustment(found: &Value, item: &str, site: &str, delta: i64) -> Result<(), String> {
         let lines = found
@@ -921,6 +967,12 @@ fn adjustment_number(cmd: &Command) -> String {
     use sha2::Digest;
     let digest = hex::encode(sha2::Sha256::digest(cmd.command_id.as_bytes()));
     format!("ADJ{}", digest[..14].to_uppercase())
+}
+
+/// What [`GpConnector::submit_checked`] did: made it (GP's echo) or found it; with the tries.
+pub(super) enum Submitted<T> {
+    Created(String, u32),
+    Found(T, u32),
 }
 
 /// SOP type, DOCID, site and batch of a document: the command's (the mapping config's
@@ -1018,13 +1070,13 @@ struct Doc<'a> {
     ship_to: Option<&'a PostalAddress>,
 }
 
-fn log_fitting(fit: &Fitter) {
+pub(super) fn log_fitting(fit: &Fitter) {
     for f in &fit.fitted {
         info!(element = f.element, max = f.max, fitted = %f.fitted, "GP field fitted");
     }
 }
 
-fn document_number(cmd: &Command) -> Result<String, GpError> {
+pub(super) fn document_number(cmd: &Command) -> Result<String, GpError> {
     let n = cmd
         .order
         .as_ref()

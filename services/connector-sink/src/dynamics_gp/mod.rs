@@ -4,11 +4,14 @@
 //! fitting, money, numbers), [`request_builder`] (command → SOP nodes with the errata-1
 //! header arithmetic), [`service`] (secret or certificate, retry classification),
 //! [`documents`] (what each command does; a duplicate number on a retry is verified and
-//! taken as posted) and [`errors`].
+//! taken as posted), [`journal`] + [`gl`] (daily summaries as GL journals, found by their
+//! reference before every try) and [`errors`].
 mod config;
 mod documents;
 mod encoder;
 mod errors;
+mod gl;
+mod journal;
 mod request_builder;
 mod schema;
 mod service;

@@ -138,6 +138,27 @@ impl GpService {
     /// Submits a document (`CreateTransactionEntity` or `CreateEntity`); the echoed document
     /// on success. Retries as the module says.
     pub async fn submit(&self, method: &str, document: &str) -> Result<(String, u32), GpError> {
+        self.submit_with(method, document, true).await
+    }
+
+    /// Submits a document that GP would take twice (an auto-numbered journal, a payment on
+    /// an existing document): a 429 is waited out (nothing was done), but a 5xx, a timeout or
+    /// a dropped connection returns [`GpError::Unavailable`] at once, because the document
+    /// may have committed; the caller looks for it before sending it again.
+    pub async fn submit_unrepeated(
+        &self,
+        method: &str,
+        document: &str,
+    ) -> Result<(String, u32), GpError> {
+        self.submit_with(method, document, false).await
+    }
+
+    async fn submit_with(
+        &self,
+        method: &str,
+        document: &str,
+        resend: bool,
+    ) -> Result<(String, u32), GpError> {
         let url = format!("{}/{method}", self.endpoint);
         let mut attempts = 0u32;
         let mut throttled = 0u32;
@@ -178,7 +199,7 @@ impl GpService {
                 }
                 Outcome::Transient(reason) => {
                     self.stats.retried.fetch_add(1, Ordering::Relaxed);
-                    if attempts >= self.retry.max_attempts.max(1) {
+                    if !resend || attempts >= self.retry.max_attempts.max(1) {
                         return Err(GpError::Unavailable { attempts, reason });
                     }
                     let wait = self.backoff(attempts);
@@ -231,6 +252,10 @@ impl GpService {
                 }
             }
         }
+    }
+
+    pub fn max_attempts(&self) -> u32 {
+        self.retry.max_attempts.max(1)
     }
 
     pub fn backoff(&self, attempt: u32) -> Duration {

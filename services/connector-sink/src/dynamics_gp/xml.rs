@@ -229,6 +229,8 @@ mod tests {
             "taUpdateCreateCustomerRcd",
             "taIVTransactionLineInsert",
             "taIVTransactionHeaderInsert",
+            "taGLTransactionLineInsert",
+            "taGLTransactionHeaderInsert",
         ] {
             let section: Vec<&str> = text
                 .lines()
@@ -243,7 +245,11 @@ mod tests {
                 .collect();
             assert_eq!(section, ours, "{node}");
         }
-        for txn in ["SOPTransactionType", "IVInventoryTransactionType"] {
+        for txn in [
+            "SOPTransactionType",
+            "IVInventoryTransactionType",
+            "GLTransactionType",
+        ] {
             let section: Vec<&str> = text
                 .lines()
                 .skip_while(|l| *l != format!("@txn {txn}"))
