@@ -226,6 +226,15 @@ pub struct ValidationConfig {
     /// Invoices and returns post at once (stock moves); off: they wait in their batch until
     /// `post_batch`.
     pub auto_post: bool,
+    /// UpdateExisting=1 replaces an unposted SOP document with the same number (reference
+    /// §B4.5: "update an existing unposted document", exact rules [U]); off: refused as a
+    /// duplicate number like UpdateExisting=0.
+    pub allow_update_existing: bool,
+    /// A SOPTransactionType of only `taCreateSopPaymentInsertRecord` nodes (Action 1) adds
+    /// the payments to the existing unposted document they name (reference §B7: "check
+    /// SOP10103 before adding later"; whether eConnect takes them without the header is
+    /// [U]); off: refused like any document without its header.
+    pub payments_on_existing_documents: bool,
 }
 
 impl Default for ValidationConfig {
@@ -245,6 +254,8 @@ impl Default for ValidationConfig {
             check_tax_details: true,
             check_journal_balance: true,
             auto_post: false,
+            allow_update_existing: true,
+            payments_on_existing_documents: true,
         }
     }
 }
@@ -284,6 +295,10 @@ pub struct ErrorNumbers {
     pub duplicate_adjustment: i32,
     /// A decrease with OverrideQty=0 takes more than the site has available.
     pub quantity_shortage: i32,
+    /// A payment names a SOP document that does not exist.
+    pub unknown_document: i32,
+    /// A payment's DOCNUMBR is already on the document (RM document numbers are unique).
+    pub duplicate_payment: i32,
 }
 
 impl Default for ErrorNumbers {
@@ -314,6 +329,8 @@ impl Default for ErrorNumbers {
             posted_document: 9121,
             duplicate_adjustment: 9122,
             quantity_shortage: 9123,
+            unknown_document: 9124,
+            duplicate_payment: 9125,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `/__emulator/…`: read-only inspection of every company's records and the counters, plus
-//! control routes (fault knobs, quantities, batch posting, clock, CA certificate) for runs of
-//! the binary. No auth, no faults.
+//! control routes (fault knobs, quantities, batch posting, clock, CA certificate) and what a
+//! person does in GP's windows (edit a line of an unposted SOP document, delete one) for runs
+//! of the binary. No auth, no faults.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use nopbridge_emu_support::{FaultConfig, InjectedFault};
 use serde::Deserialize;
@@ -28,6 +29,14 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/__emulator/companies/{company}/batches/{batch}/post",
             post(post_batch),
+        )
+        .route(
+            "/__emulator/companies/{company}/sop/{soptype}/{number}",
+            delete(delete_sop),
+        )
+        .route(
+            "/__emulator/companies/{company}/sop/{soptype}/{number}/lines/{lnitmseq}",
+            put(edit_sop_line),
         )
         .route("/__emulator/counters", get(counters))
         .route("/__emulator/faults", get(get_faults).put(put_faults))
@@ -120,6 +129,61 @@ async fn post_batch(
     };
     let posted = shared.lock().post_batch(&batch);
     Json(json!({"posted": posted, "batch": key(&batch)})).into_response()
+}
+
+fn refused(why: String) -> Response {
+    (StatusCode::CONFLICT, Json(json!({"error": why}))).into_response()
+}
+
+/// `DELETE …/sop/{soptype}/{number}`: a person deletes an unposted document (409 if posted).
+async fn delete_sop(
+    State(state): State<Arc<AppState>>,
+    Path((company, soptype, number)): Path<(String, i16, String)>,
+) -> Response {
+    let Some(shared) = state.company(&company) else {
+        return not_found(&company);
+    };
+    let k = (soptype, key(&number));
+    let mut c = shared.lock();
+    if !c.sop.contains_key(&k) {
+        return not_found(&format!("SOP document {soptype}/{number}"));
+    }
+    match c.delete_sop(soptype, &number) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(why) => refused(why),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LineEdit {
+    #[serde(rename = "QUANTITY")]
+    quantity: rust_decimal::Decimal,
+    #[serde(rename = "UNITPRCE")]
+    unit_price: rust_decimal::Decimal,
+}
+
+/// `PUT …/sop/{soptype}/{number}/lines/{lnitmseq}` `{"QUANTITY", "UNITPRCE"}`: a person
+/// edits a line of an unposted document; 200 with the document (409 if GP would refuse).
+async fn edit_sop_line(
+    State(state): State<Arc<AppState>>,
+    Path((company, soptype, number, seq)): Path<(String, i16, String, i64)>,
+    Json(body): Json<LineEdit>,
+) -> Response {
+    let Some(shared) = state.company(&company) else {
+        return not_found(&company);
+    };
+    let k = (soptype, key(&number));
+    let mut c = shared.lock();
+    if !c.sop.contains_key(&k) {
+        return not_found(&format!("SOP document {soptype}/{number}"));
+    }
+    match c.edit_sop_line(soptype, &number, seq, body.quantity, body.unit_price) {
+        Ok(()) => match c.sop.get(&k) {
+            Some(d) => Json(c.render_sop(d)).into_response(),
+            None => not_found(&number),
+        },
+        Err(why) => refused(why),
+    }
 }
 
 async fn counters(State(state): State<Arc<AppState>>) -> Response {

@@ -302,6 +302,41 @@ impl EmulatorHandle {
         inspect::rows(&self.state, company, "batches").unwrap_or_default()
     }
 
+    /// A person edits line `lnitmseq` of an unposted SOP document in GP (quantity and unit
+    /// price; SUBTOTAL and DOCAMNT follow, the tax stays). Err says why GP would not.
+    pub fn edit_sop_line(
+        &self,
+        company: &str,
+        soptype: i16,
+        sopnumbe: &str,
+        lnitmseq: i64,
+        quantity: Decimal,
+        unit_price: Decimal,
+    ) -> Result<(), String> {
+        let shared = self
+            .state
+            .company(company)
+            .ok_or_else(|| format!("no company {company}"))?;
+        let mut c = shared.lock();
+        c.edit_sop_line(soptype, sopnumbe, lnitmseq, quantity, unit_price)
+    }
+
+    /// A person deletes an unposted SOP document in GP (its allocation is released). Err
+    /// says why GP would not (posted, missing).
+    pub fn delete_sop_document(
+        &self,
+        company: &str,
+        soptype: i16,
+        sopnumbe: &str,
+    ) -> Result<(), String> {
+        let shared = self
+            .state
+            .company(company)
+            .ok_or_else(|| format!("no company {company}"))?;
+        let mut c = shared.lock();
+        c.delete_sop(soptype, sopnumbe)
+    }
+
     /// Posts a batch's invoices, returns and inventory adjustments (stock moves); returns how
     /// many posted.
     pub fn post_batch(&self, company: &str, batch: &str) -> usize {

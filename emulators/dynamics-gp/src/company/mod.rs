@@ -3,6 +3,7 @@
 //! (SOPTYPE, SOPNUMBE) with lines, taxes, payments and tracking numbers, inventory
 //! adjustments keyed by IVDOCNBR, batches, GL journals and next-number counters per DOCID.
 
+mod existing;
 mod gl;
 mod iv;
 mod masters;

@@ -65,6 +65,14 @@ impl Company {
             if parts.lines.is_empty() && parts.taxes.is_empty() && parts.payments.is_empty() {
                 return Ok(Vec::new());
             }
+            if parts.lines.is_empty()
+                && parts.taxes.is_empty()
+                && parts.tracking.is_empty()
+                && ctx.validation().payments_on_existing_documents
+            {
+                self.add_payments(&parts.payments, ctx)?;
+                return Ok(Vec::new());
+            }
             let first = parts
                 .lines
                 .first()
@@ -127,7 +135,7 @@ impl Company {
                     format!("SOP document {number} is posted and cannot be changed"),
                 ));
             }
-            if h.int("UpdateExisting") != 1 {
+            if h.int("UpdateExisting") != 1 || !ctx.validation().allow_update_existing {
                 return Err(h.fault(
                     ctx.errors().duplicate_document,
                     format!("SOP number {number} already exists"),
@@ -457,7 +465,7 @@ impl Company {
         Ok(out)
     }
 
-    fn sop_payments(
+    pub(super) fn sop_payments(
         &self,
         nodes: &[&Node],
         soptype: i16,
