@@ -1033,3 +1033,137 @@ async fn daily_summaries_post_once_as_balanced_gl_journals() -> Result<()> {
     }
     Ok(())
 }
+
+/// Statuses of one command's results so far.
+async fn statuses(sink: &Sink, cmd: &Command) -> Result<Vec<ResultStatus>> {
+    Ok(sink
+        .results()
+        .await?
+        .iter()
+        .filter(|r| r.command_id == cmd.command_id)
+        .map(|r| r.status())
+        .collect())
+}
+
+/// Sends `cmds` and waits until each has `n` results.
+async fn deliver(sink: &Sink, cmds: &[Command], n: usize) -> Result<()> {
+    sink.send(cmds).await?;
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    for c in cmds {
+        while statuses(sink, c).await?.len() < n {
+            if tokio::time::Instant::now() > end {
+                bail!("{} has fewer than {n} results", doc(c));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drift repair (`verify_target`) at GP: a SOP document a person changed in GP is sent again
+/// with UpdateExisting=1, replacing the unposted document in place (same number, the store's
+/// amounts, its payment once, the allocation back); one a person deleted is posted again;
+/// a second repair finds both right. A posted document that differs is not changed (GP keeps
+/// posted documents): dead-lettered saying to enter a return or a correcting invoice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_updates_a_changed_sop_document_in_place_and_posts_a_deleted_one_again(
+) -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let (task, stop) = sink.start_sink()?;
+    setup_items(&sink, &emu, &[("TEE-1", 100), ("MUG-1", 100)]).await?;
+    let c = sink.connection.clone();
+    let mut changed = vat_order(&c, TargetKind::DynamicsGp, 1, 5);
+    let mut deleted = vat_order(&c, TargetKind::DynamicsGp, 2, 5);
+    let mut posted = vat_order(&c, TargetKind::DynamicsGp, 3, 5);
+    deliver(
+        &sink,
+        &[changed.clone(), deleted.clone(), posted.clone()],
+        1,
+    )
+    .await?;
+    let h = emu.handle();
+    let allocated = || h.quantity(COMPANY, "TEE-1", "MAIN").map(|q| q.1);
+    let before = allocated();
+
+    // A person sells one more TEE-1 on order 1 and deletes order 2.
+    let line = |cmd: &Command| -> Result<(Decimal, Decimal)> {
+        let d = h
+            .sop_document(COMPANY, 3, &doc(cmd))
+            .context("the document")?;
+        let l = &d["lines"][0];
+        let q: Decimal = l["QUANTITY"].as_str().unwrap_or_default().parse()?;
+        let p: Decimal = l["values"]["UNITPRCE"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()?;
+        Ok((q, p))
+    };
+    let (qty, price) = line(&changed)?;
+    h.edit_sop_line(COMPANY, 3, &doc(&changed), 16384, qty + Decimal::ONE, price)
+        .map_err(anyhow::Error::msg)?;
+    h.delete_sop_document(COMPANY, 3, &doc(&deleted))
+        .map_err(anyhow::Error::msg)?;
+    assert_ne!(
+        header_cents(
+            &h.sop_document(COMPANY, 3, &doc(&changed))
+                .context("changed")?,
+            "DOCAMNT"
+        ),
+        Some(total_of(&changed))
+    );
+
+    // The repair, delivered twice.
+    changed.verify_target = true;
+    deleted.verify_target = true;
+    deliver(&sink, &[changed.clone(), deleted.clone()], 2).await?;
+    deliver(&sink, &[changed.clone(), deleted.clone()], 3).await?;
+    use ResultStatus::{Created, Failed, Unchanged, Updated};
+    assert_eq!(
+        statuses(&sink, &changed).await?,
+        vec![Created, Updated, Unchanged]
+    );
+    assert_eq!(
+        statuses(&sink, &deleted).await?,
+        vec![Created, Created, Unchanged]
+    );
+    for cmd in [&changed, &deleted] {
+        let d = h
+            .sop_document(COMPANY, 3, &doc(cmd))
+            .context("after the repair")?;
+        assert_eq!(
+            header_cents(&d, "DOCAMNT"),
+            Some(total_of(cmd)),
+            "{}",
+            doc(cmd)
+        );
+        assert_eq!(header_cents(&d, "PYMTRCVD"), Some(total_of(cmd)));
+        assert_eq!(d["payments"].as_array().map(Vec::len), Some(1), "paid once");
+    }
+    assert_eq!(line(&changed)?.0, qty, "the store's quantity again");
+    assert_eq!(allocated(), before, "the allocation follows the documents");
+    assert_eq!(h.sop_documents(COMPANY).len(), 3, "never a second document");
+
+    // Changed, then posted: GP keeps it; the repair says what to do instead.
+    let (qty, price) = line(&posted)?;
+    h.edit_sop_line(COMPANY, 3, &doc(&posted), 16384, qty + Decimal::ONE, price)
+        .map_err(anyhow::Error::msg)?;
+    assert_eq!(h.post_batch(COMPANY, "WEB20261120"), 3);
+    posted.verify_target = true;
+    deliver(&sink, std::slice::from_ref(&posted), 2).await?;
+    stop.cancel();
+    task.await?;
+    assert_eq!(statuses(&sink, &posted).await?, vec![Created, Failed]);
+    let failed = sink
+        .results()
+        .await?
+        .into_iter()
+        .find(|r| r.command_id == posted.command_id && r.status() == Failed)
+        .and_then(|r| r.error)
+        .context("the refusal")?;
+    assert_eq!(failed.class, "drift", "{failed:?}");
+    assert!(
+        failed.detail.contains("posted") && failed.detail.contains("return"),
+        "{failed:?}"
+    );
+    Ok(())
+}

@@ -721,6 +721,128 @@ async fn a_payment_before_its_invoice_waits_for_it_and_pays_once() -> Result<()>
     Ok(())
 }
 
+/// Results of one command so far.
+async fn results_of(sink: &Sink, cmd: &Command) -> Result<Vec<ResultStatus>> {
+    Ok(sink
+        .results()
+        .await?
+        .iter()
+        .filter(|r| r.command_id == cmd.command_id)
+        .map(|r| r.status())
+        .collect())
+}
+
+/// Drift repair (`verify_target`, what `reconcile --repair` sends): an invoice a person
+/// changed in KashFlow is put back to the store's lines in place (the same invoice, its
+/// payment line kept), one a person deleted is posted again; delivered twice, the second
+/// finds both right. Never a second invoice for an order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_puts_a_changed_invoice_back_and_posts_a_deleted_one_again() -> Result<()> {
+    let emu = emulator().await?;
+    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let c = sink.connection.clone();
+    let items = [item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)];
+    sink.send(&items).await?;
+    let (task, stop) = sink.start_sink()?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+    let mut changed = vat_order(&c, TargetKind::Kashflow, 1, 5);
+    let mut deleted = vat_order(&c, TargetKind::Kashflow, 2, 5);
+    sink.send(&[changed.clone(), deleted.clone()]).await?;
+    sink.wait_results(4, Duration::from_secs(60)).await?;
+
+    // A person adds a line to one invoice and deletes the other, through KashFlow's API.
+    let h = emu.handle();
+    let number_of = |cmd: &Command| -> Option<i64> {
+        invoices_by_reference(&emu)
+            .get(&doc(cmd))
+            .and_then(|v| v.first())
+            .and_then(|i| i["Number"].as_i64())
+    };
+    let (a, b) = (
+        number_of(&changed).context("invoice 1")?,
+        number_of(&deleted).context("invoice 2")?,
+    );
+    let token = h.open_session(USER).context("a session")?;
+    let person = reqwest::Client::new();
+    let before = h.invoice(USER, a).context("invoice 1 in full")?;
+    let mut lines = before["LineItems"].as_array().cloned().unwrap_or_default();
+    lines.push(
+        serde_json::json!({"NominalCode": 4000, "Description": "Added by hand",
+        "Quantity": 1, "Rate": 10, "VATLevel": 20, "VATAmount": 2}),
+    );
+    let r = person
+        .put(format!("{}/invoices/{a}", emu.api_url()))
+        .header("authorization", format!("KfToken {token}"))
+        .json(&serde_json::json!({ "LineItems": lines }))
+        .send()
+        .await?;
+    assert!(r.status().is_success(), "{}", r.text().await?);
+    let r = person
+        .delete(format!("{}/invoices/{b}", emu.api_url()))
+        .header("authorization", format!("KfToken {token}"))
+        .send()
+        .await?;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(
+        cents(&h.invoice(USER, a).context("changed")?["GrossAmount"]),
+        Some(total_of(&changed) + 1200)
+    );
+    assert!(number_of(&deleted).is_none());
+
+    // The repair, delivered twice.
+    changed.verify_target = true;
+    deleted.verify_target = true;
+    for round in 1..=2 {
+        sink.send(&[changed.clone(), deleted.clone()]).await?;
+        let end = tokio::time::Instant::now() + Duration::from_secs(60);
+        while results_of(&sink, &changed).await?.len() <= round
+            || results_of(&sink, &deleted).await?.len() <= round
+        {
+            if tokio::time::Instant::now() > end {
+                bail!("repair round {round} not answered");
+            }
+        }
+    }
+    stop.cancel();
+    task.await?;
+    use ResultStatus::{Created, Unchanged, Updated};
+    assert_eq!(
+        results_of(&sink, &changed).await?,
+        vec![Created, Updated, Unchanged]
+    );
+    assert_eq!(
+        results_of(&sink, &deleted).await?,
+        vec![Created, Created, Unchanged]
+    );
+
+    let by_ref = invoices_by_reference(&emu);
+    assert_eq!(by_ref.len(), 2, "{by_ref:#?}");
+    for (cmd, same_number) in [(&changed, Some(a)), (&deleted, None)] {
+        let Some([inv]) = by_ref.get(&doc(cmd)).map(Vec::as_slice) else {
+            bail!("{}: one invoice", doc(cmd));
+        };
+        let number = inv["Number"].as_i64().context("number")?;
+        if let Some(n) = same_number {
+            assert_eq!(number, n, "corrected in place");
+        }
+        let inv = h.invoice(USER, number).context("in full")?;
+        assert_eq!(
+            cents(&inv["GrossAmount"]),
+            Some(total_of(cmd)),
+            "{}",
+            doc(cmd)
+        );
+        assert_eq!(inv["LineItems"].as_array().map(Vec::len), Some(3));
+        let paid = inv["PaymentLines"].as_array().context("payments")?;
+        assert_eq!(paid.len(), 1, "{}: its payment, once", doc(cmd));
+        assert_eq!(inv["Status"], "Paid");
+    }
+    // Stock follows: two orders' lines taken once each.
+    let tee = h.product(USER, 4000, "TEE-1").context("TEE-1")?;
+    assert_eq!(tee["QuantityInStock"].as_f64(), Some(96.0));
+    Ok(())
+}
+
 /// Refunds while KashFlow drops connections after the write ran, throttles and fails: every
 /// refund is one credit note, balancing to the penny against its command.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

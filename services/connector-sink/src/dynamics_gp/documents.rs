@@ -610,28 +610,40 @@ impl GpConnector {
         };
         let (mut nodes, totals) = request_builder::sop(&plan, &mut fit)?;
         masters.append(&mut nodes);
-        let document = xml::render(&[Txn {
-            kind: "SOPTransactionType",
-            nodes: masters,
-        }])
-        .map_err(|e| GpError::invalid("internal", e.to_string()))?;
+        let render = |nodes: Vec<Node>| {
+            xml::render(&[Txn {
+                kind: "SOPTransactionType",
+                nodes,
+            }])
+            .map_err(|e| GpError::invalid("internal", e.to_string()))
+        };
+        let document = render(masters.clone())?;
         let key = format!("{}/{number}", d.soptype);
         let path = format!("sop/{}/{}", d.soptype, urlencoding::encode(&number));
         let _g = self.flights.lock(&format!("sop/{key}")).await;
-        // A replay of a posted command: GP has it, nothing is sent.
-        if self.store.get(self.conn(), XREF_SOP, &key).await?.is_some() {
+        let outcome = |status, attempts| {
+            self.sop_outcome(status, &customer, &number, d, &totals, currency, attempts)
+        };
+        // Drift repair reads GP first: the same document stands, a changed one is put back in
+        // place, a deleted one is posted again below.
+        if cmd.verify_target {
+            if let Some(found) = self.service.read(&path).await? {
+                if Self::same_document(&found, &customer, &totals, currency).is_ok() {
+                    return Ok(outcome(ResultStatus::Unchanged, 1));
+                }
+                for n in masters.iter_mut().filter(|n| n.name == "taSopHdrIvcInsert") {
+                    n.set("UpdateExisting", "1");
+                }
+                log_fitting(&fit);
+                let attempts = self.correct_sop(&number, &found, &render(masters)?).await?;
+                return Ok(outcome(ResultStatus::Updated, attempts));
+            }
+        } else if self.store.get(self.conn(), XREF_SOP, &key).await?.is_some() {
+            // A replay of a posted command: GP has it, nothing is sent.
             if let Some(found) = self.service.read(&path).await? {
                 Self::same_document(&found, &customer, &totals, currency)
                     .map_err(|m| GpError::invalid("duplicate", m))?;
-                return Ok(self.sop_outcome(
-                    ResultStatus::Unchanged,
-                    &customer,
-                    &number,
-                    d,
-                    &totals,
-                    currency,
-                    1,
-                ));
+                return Ok(outcome(ResultStatus::Unchanged, 1));
             }
         }
         log_fitting(&fit);
@@ -659,7 +671,49 @@ impl GpConnector {
                 .put(self.conn(), XREF_ITEM, n, &xref(n, cmd))
                 .await?;
         }
-        Ok(self.sop_outcome(status, &customer, &number, d, &totals, currency, attempts))
+        Ok(outcome(status, attempts))
+    }
+
+    /// A SOP document a person changed in GP, put back to the command's values: resent with
+    /// UpdateExisting=1, which replaces an unposted document (reference §B4.5). GP keeps a
+    /// posted document as it is, so that one is refused with what a GP user does instead.
+    async fn correct_sop(
+        &self,
+        number: &str,
+        found: &Value,
+        document: &str,
+    ) -> Result<u32, GpError> {
+        let held = found
+            .get("header")
+            .and_then(|h| h.get("DOCAMNT"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let posted = |why: &str| {
+            GpError::invalid(
+                "drift",
+                format!("SOP document {number} differs in GP (DOCAMNT {held}) and {why}; GP does not change posted documents: enter a return (SOP type 4) or a correcting invoice for the difference in GP"),
+            )
+        };
+        if found.get("posted").and_then(Value::as_bool) == Some(true) {
+            return Err(posted("is posted"));
+        }
+        let errors = &self.cfg.errors;
+        match self.service.submit("CreateTransactionEntity", document).await {
+            Ok((_, attempts)) => {
+                info!(%number, was = %held, "SOP document changed in GP: updated in place to the store's values");
+                Ok(attempts)
+            }
+            Err(e) if e.number() == Some(errors.posted_document) => {
+                Err(posted("was posted meanwhile"))
+            }
+            Err(e) if e.number() == Some(errors.duplicate_document) => Err(GpError::invalid(
+                "drift",
+                format!("SOP document {number} differs in GP (DOCAMNT {held}) and GP refused to update it in place (UpdateExisting): correct or delete it in GP, then replay"),
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -4,7 +4,8 @@
 //! (nominal, code), invoices by `CustomerReference` = the document number, payment lines by
 //! a note naming the command, credit notes (refunds: negative invoices of the sale's customer)
 //! by `CustomerReference` = the sale's number + `R` + a hash of the command id. What was
-//! found or made is remembered in `sink_xref`.
+//! found or made is remembered in `sink_xref`. A drift repair (`verify_target`) puts an
+//! invoice a person changed back to the command's lines in place.
 use super::{
     encoder::{self, LineRef, Totals},
     service::{KfError, KfRequest},
@@ -743,9 +744,11 @@ impl KfConnector {
         r
     }
 
-    /// KashFlow's totals must be the command's, to the minor unit.
     /// Posts a sales invoice (or credit note) under `reference` once: found by its reference
-    /// before every create, remembered, and checked against the command's totals.
+    /// before every create (a deleted one is made again), remembered, and checked against
+    /// the command's totals, to the minor unit. One found with other totals fails, unless
+    /// the command is a drift repair (`verify_target`): then it is put back to the command's
+    /// lines in place (PUT; its payment lines stay), never posted a second time.
     async fn post_invoice(
         &self,
         cmd: &Command,
@@ -754,7 +757,7 @@ impl KfConnector {
         body: &Value,
         totals: Totals,
         currency: &str,
-    ) -> Result<(Value, bool), KfError> {
+    ) -> Result<(Value, ResultStatus), KfError> {
         let _g = self.flights.lock(&format!("invoice/{reference}")).await;
         let find = || self.find_invoice(Some(code), reference);
         let create = || async {
@@ -767,8 +770,22 @@ impl KfConnector {
         let (inv, created) = self.find_or_create(find, create).await?;
         let number = text(&inv, "Number");
         self.remember_invoice(reference, &number, cmd).await?;
-        Self::check_totals(&inv, totals, currency, reference)?;
-        Ok((inv, created))
+        match Self::check_totals(&inv, totals, currency, reference) {
+            Ok(()) if created => Ok((inv, ResultStatus::Created)),
+            Ok(()) => Ok((inv, ResultStatus::Unchanged)),
+            Err(_) if cmd.verify_target && !created => {
+                let mut correction = body.clone();
+                if let Some(o) = correction.as_object_mut() {
+                    o.remove("PaymentLines");
+                }
+                let put = KfRequest::put(format!("/invoices/{number}"), correction);
+                let fixed = self.service.call(&put).await?.body;
+                Self::check_totals(&fixed, totals, currency, reference)?;
+                tracing::info!(invoice = %number, %reference, "invoice changed in KashFlow: put back to the store's values");
+                Ok((fixed, ResultStatus::Updated))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn check_totals(inv: &Value, want: Totals, currency: &str, doc: &str) -> Result<(), KfError> {
@@ -853,15 +870,11 @@ impl KfConnector {
             }
             body["PaymentLines"] = Value::Array(payments);
         }
-        let (inv, created) = self
+        let (inv, status) = self
             .post_invoice(cmd, &code, &doc, &body, totals, &currency)
             .await?;
         Ok(Outcome {
-            status: if created {
-                ResultStatus::Created
-            } else {
-                ResultStatus::Unchanged
-            },
+            status,
             records: Self::sale_records(&code, &inv, &doc, &currency),
             request_id: String::new(),
             attempts: 1,
@@ -940,7 +953,7 @@ impl KfConnector {
             }
         }
         body["PaymentLines"] = Value::Array(payments);
-        let (note, created) = self
+        let (note, status) = self
             .post_invoice(cmd, &code, &reference, &body, totals, &currency)
             .await?;
         let mut records = Self::sale_records(&code, &note, &reference, &currency);
@@ -960,11 +973,7 @@ impl KfConnector {
             }
         }
         Ok(Outcome {
-            status: if created {
-                ResultStatus::Created
-            } else {
-                ResultStatus::Unchanged
-            },
+            status,
             records,
             request_id: String::new(),
             attempts: 1,
