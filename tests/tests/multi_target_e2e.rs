@@ -10,7 +10,10 @@
 //! names each one and why (GP has none of one item the UK store sold, so its orders are
 //! refused with eConnect 4776). Refunds are posted in all three: GP returns and KashFlow
 //! credit notes (negative invoices of the sale's customer, paid back in full) add up, to the
-//! cent, to what the store refunded.
+//! cent, to what the store refunded. Then a person raises one KashFlow invoice's total and
+//! deletes one GP document, and a repair (the reconciler's Reconcile with repair, as
+//! `nopbridge reconcile --repair` runs it) reports them corrected and recreated: the invoice
+//! put back in place, the document posted again, no document twice, every total right.
 mod stack;
 
 use anyhow::{bail, Context, Result};
@@ -719,6 +722,125 @@ async fn stores_post_once_into_their_own_back_office_under_faults_and_balance() 
         gp_posted.len(),
         dead.len(),
         started.elapsed()
+    );
+
+    // Drift: a person raises one KashFlow invoice's total and deletes one GP document; a
+    // repair (`reconcile --repair` over the days they were ordered) finds and repairs both,
+    // in place and posted again, and the books hold every order once, balanced, as before.
+    kf.set_faults(KfFaults::default());
+    gp.set_faults(GpFaults::default());
+    let created: BTreeMap<i64, chrono::DateTime<chrono::Utc>> = stack.store.handle().read(|st| {
+        st.orders
+            .iter()
+            .map(|o| (i64::from(o.id), o.created_on_utc))
+            .collect()
+    });
+    let unrefunded = |posted: &BTreeSet<i64>| -> Vec<i64> {
+        posted
+            .iter()
+            .copied()
+            .filter(|id| want[id].refunded == 0)
+            .collect()
+    };
+    // The closest pair in time keeps the repair's date range (and its re-emitted orders) small.
+    let (changed, deleted) = unrefunded(&kf_posted)
+        .into_iter()
+        .flat_map(|k| unrefunded(&gp_posted).into_iter().map(move |g| (k, g)))
+        .min_by_key(|(k, g)| (created[k] - created[g]).num_milliseconds().abs())
+        .context("a KashFlow and a GP order without refunds")?;
+    let kf_invoice = |id: i64| {
+        kf.invoices(KF_USER)
+            .into_iter()
+            .find(|i| i["CustomerReference"] == format!("WEB{id}").as_str())
+            .and_then(|i| i["Number"].as_i64())
+            .and_then(|n| kf.invoice(KF_USER, n))
+    };
+    let before = kf_invoice(changed).context("the KashFlow invoice")?;
+    let number = before["Number"].as_i64().context("its number")?;
+    let mut lines = before["LineItems"].as_array().cloned().unwrap_or_default();
+    lines.push(
+        serde_json::json!({"NominalCode": 4000, "Description": "Added by hand",
+        "Quantity": 1, "Rate": 10, "VATLevel": 20, "VATAmount": 2}),
+    );
+    let token = kf.open_session(KF_USER).context("a KashFlow session")?;
+    let r = reqwest::Client::new()
+        .put(format!("{}/invoices/{number}", back.kashflow.api_url()))
+        .header("authorization", format!("KfToken {token}"))
+        .json(&serde_json::json!({ "LineItems": lines }))
+        .send()
+        .await?;
+    assert!(r.status().is_success(), "{}", r.text().await?);
+    assert_ne!(
+        json_cents(&kf_invoice(changed).context("changed")?["GrossAmount"]),
+        Some(want[&changed].total)
+    );
+    gp.delete_sop_document(GP_COMPANY, 3, &format!("WEB{deleted}"))
+        .map_err(anyhow::Error::msg)?;
+    assert!(
+        !problems().is_empty(),
+        "the books differ from the store now"
+    );
+
+    let span = |id: i64| created[&id];
+    let from = span(changed).min(span(deleted)) - chrono::Duration::seconds(1);
+    let to = span(changed).max(span(deleted)) + chrono::Duration::seconds(1);
+    let reconciler = nopbridge_reconciler::reconcile::Reconciler {
+        ledger: stack.ledger.clone(),
+        kafka: stack.kafka.clone(),
+        producer: Producer::new(&stack.kafka)?,
+    };
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    let repair = reconciler
+        .run(
+            Some(from),
+            Some(to),
+            true,
+            Duration::from_secs(120),
+            None,
+            tx,
+        )
+        .await?;
+    let kinds: BTreeMap<(String, String), &str> = repair
+        .drift
+        .iter()
+        .map(|d| ((d.order_id.clone(), d.connection_id.clone()), d.kind))
+        .collect();
+    eprintln!(
+        "repair of {} orders ({from} to {to}): {:?}",
+        repair.orders, repair.drift
+    );
+    assert_eq!(
+        kinds.get(&(changed.to_string(), back.kf_conn.clone())),
+        Some(&"corrected"),
+        "{:#?}",
+        repair.drift
+    );
+    assert_eq!(
+        kinds.get(&(deleted.to_string(), back.gp_conn.clone())),
+        Some(&"recreated"),
+        "{:#?}",
+        repair.drift
+    );
+    // Anything else is an order GP refused all along (its short item), refused again.
+    for d in &repair.drift {
+        let id: i64 = d.order_id.parse().unwrap_or_default();
+        if id != changed && id != deleted {
+            assert!(
+                d.kind == "failed" && dead.contains_key(&id),
+                "drift the test does not expect: {d:?}"
+            );
+        }
+    }
+    let p = problems();
+    assert!(p.is_empty(), "after the repair: {p:#?}");
+    let after = kf_invoice(changed).context("the corrected invoice")?;
+    assert_eq!(after["Number"], before["Number"], "corrected in place");
+    let returned = gp
+        .sop_document(GP_COMPANY, 3, &format!("WEB{deleted}"))
+        .context("the GP document, posted again")?;
+    assert_eq!(
+        json_cents(&returned["header"]["DOCAMNT"]),
+        Some(want[&deleted].total)
     );
     stack.shutdown().await;
     Ok(())
