@@ -235,6 +235,10 @@ pub struct ValidationConfig {
     /// SOP10103 before adding later"; whether eConnect takes them without the header is
     /// [U]); off: refused like any document without its header.
     pub payments_on_existing_documents: bool,
+    /// A payment whose DOCNUMBR is already on the document is refused (`duplicate_payment`),
+    /// as RM document numbers are unique [U]; off (the reference's "Action=1 always adds",
+    /// §B7): it is added again.
+    pub refuse_duplicate_payment_numbers: bool,
 }
 
 impl Default for ValidationConfig {
@@ -256,6 +260,7 @@ impl Default for ValidationConfig {
             auto_post: false,
             allow_update_existing: true,
             payments_on_existing_documents: true,
+            refuse_duplicate_payment_numbers: false,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Unposted SOP documents after they were entered: payments added later (a payment-only
-//! SOPTransactionType), UpdateExisting as a setting, and what a person does in Sales
+//! SOPTransactionType; Action 1 always adds), UpdateExisting as a setting, and what a person does in Sales
 //! Transaction Entry (edit a line, delete the document) over the control routes; posted
 //! documents refuse all of it.
 
@@ -43,11 +43,6 @@ async fn payments_are_added_later_to_an_unposted_document_once() -> anyhow::Resu
     let d = h.sop_document(COMPANY, 3, "LATE1").unwrap_or_default();
     assert_eq!(d["header"]["PYMTRCVD"], "20.00");
     assert_eq!(d["payments"].as_array().map(Vec::len), Some(1));
-    // The same payment number again: RM document numbers are unique.
-    let (n, m) = t
-        .reject(&payments_only(std::slice::from_ref(&first)))
-        .await?;
-    assert_eq!(n, Some(e().duplicate_payment), "{m}");
     let second = |amount: &str| {
         payment(3, "LATE1", amount, 6).replace("<DOCNUMBR>PLATE1<", "<DOCNUMBR>PLATE1B<")
     };
@@ -89,6 +84,40 @@ async fn payments_are_added_later_to_an_unposted_document_once() -> anyhow::Resu
     strict.accept(&unpaid("LATE1").to_xml()).await?;
     let (n, m) = strict.reject(&payments_only(&[first])).await?;
     assert_eq!(n, Some(e().missing_value), "{m}");
+    Ok(())
+}
+
+/// "Action=1 always adds" (§B7): the same payment sent twice is two payments, unless the
+/// installation refuses a DOCNUMBR already on the document (the setting).
+#[tokio::test]
+async fn a_payment_sent_twice_is_added_twice_unless_numbers_are_unique() -> anyhow::Result<()> {
+    let t = TestGp::start().await?;
+    t.seed().await?;
+    t.accept(&unpaid("TWICE").to_xml()).await?;
+    let p = payment(3, "TWICE", "10.00", 6);
+    t.accept(&payments_only(std::slice::from_ref(&p))).await?;
+    t.accept(&payments_only(std::slice::from_ref(&p))).await?;
+    let d = t
+        .emu
+        .handle()
+        .sop_document(COMPANY, 3, "TWICE")
+        .unwrap_or_default();
+    assert_eq!(d["header"]["PYMTRCVD"], "20.00");
+    let unique = TestGp::with(EmulatorConfig {
+        validation: ValidationConfig {
+            refuse_duplicate_payment_numbers: true,
+            ..ValidationConfig::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    unique.seed().await?;
+    unique.accept(&unpaid("TWICE").to_xml()).await?;
+    unique
+        .accept(&payments_only(std::slice::from_ref(&p)))
+        .await?;
+    let (n, m) = unique.reject(&payments_only(&[p])).await?;
+    assert_eq!(n, Some(e().duplicate_payment), "{m}");
     Ok(())
 }
 

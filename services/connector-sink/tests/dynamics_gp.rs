@@ -1167,3 +1167,96 @@ async fn a_repair_updates_a_changed_sop_document_in_place_and_posts_a_deleted_on
     );
     Ok(())
 }
+
+/// A payment after the invoice is a SOP payment (taCreateSopPaymentInsertRecord, Action 1)
+/// added to the unposted invoice on its own, numbered from the command (DOCNUMBR) and looked
+/// for on the invoice before every try: under lost answers and a redelivery it is added once
+/// and PYMTRCVD comes to the total. One that arrives before its invoice waits for it; one
+/// whose invoice never comes is dead-lettered saying so; one for a posted invoice is refused
+/// (that is a receivables cash receipt, not posted by this connector).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_after_the_invoice_are_added_once_to_the_unposted_invoice() -> Result<()> {
+    let emu = spawn(EmulatorConfig::default()).await?;
+    let sink = Sink::start("dynamics_gp", section(&emu)).await?;
+    let (task, stop) = sink.start_sink()?;
+    setup_items(&sink, &emu, &[("TEE-1", 100), ("MUG-1", 100)]).await?;
+    let c = sink.connection.clone();
+    let h = emu.handle();
+    // Orders 5, 10 and 15 are invoices paid later; order 10's sale never comes.
+    let sale = vat_order(&c, TargetKind::DynamicsGp, 5, 5);
+    let early = payment(&c, TargetKind::DynamicsGp, 5, total_of(&sale), "BACS");
+    let orphan = payment(&c, TargetKind::DynamicsGp, 10, 1_000, "BACS");
+    h.set_faults(FaultConfig {
+        drop_after_probability: 0.3,
+        throttle_probability: 0.1,
+        server_error_probability: 0.05,
+        retry_after_secs: 1,
+        seed: Some(5),
+        ..FaultConfig::default()
+    });
+    sink.send(&[early.clone(), orphan.clone()]).await?;
+    sink.send(std::slice::from_ref(&sale)).await?;
+    let end = tokio::time::Instant::now() + Duration::from_secs(120);
+    while statuses(&sink, &early).await?.is_empty() || statuses(&sink, &orphan).await?.is_empty() {
+        if tokio::time::Instant::now() > end {
+            bail!("the payments were not answered");
+        }
+    }
+    deliver(&sink, std::slice::from_ref(&early), 2).await?;
+    h.set_faults(FaultConfig::default());
+    use ResultStatus::{Created, Failed, Unchanged};
+    let early_statuses = statuses(&sink, &early).await?;
+    assert!(
+        matches!(early_statuses.as_slice(), [Created | Unchanged, Unchanged]),
+        "{early_statuses:?}"
+    );
+    assert_eq!(statuses(&sink, &orphan).await?, vec![Failed]);
+    let results = sink.results().await?;
+    let error = |cmd: &Command| {
+        results
+            .iter()
+            .find(|r| r.command_id == cmd.command_id && r.status() == Failed)
+            .and_then(|r| r.error.clone())
+    };
+    let e = error(&orphan).context("the orphan's error")?;
+    assert_eq!(e.class, "prerequisite", "{e:?}");
+    assert!(
+        e.detail.contains("never posted") && e.detail.contains("WEB000010"),
+        "{e:?}"
+    );
+
+    let d = h
+        .sop_document(COMPANY, 3, &doc(&sale))
+        .context("the invoice")?;
+    let paid = d["payments"].as_array().cloned().unwrap_or_default();
+    assert_eq!(paid.len(), 1, "one payment: {paid:#?}");
+    assert_eq!(cents(&paid[0]["DOCAMNT"]), Some(total_of(&sale)));
+    assert_eq!(paid[0]["PYMTTYPE"], "4", "a cash payment (BACS is no card)");
+    assert!(paid[0]["DOCNUMBR"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("PAY") && n.len() == 20));
+    assert_eq!(header_cents(&d, "PYMTRCVD"), Some(total_of(&sale)));
+    assert_eq!(header_cents(&d, "DOCAMNT"), Some(total_of(&sale)));
+
+    // A posted invoice takes no SOP payment.
+    let later = vat_order(&c, TargetKind::DynamicsGp, 15, 5);
+    deliver(&sink, std::slice::from_ref(&later), 1).await?;
+    h.post_batch(COMPANY, "WEB20261120");
+    let on_posted = payment(&c, TargetKind::DynamicsGp, 15, total_of(&later), "VISA");
+    deliver(&sink, std::slice::from_ref(&on_posted), 1).await?;
+    stop.cancel();
+    task.await?;
+    assert_eq!(statuses(&sink, &on_posted).await?, vec![Failed]);
+    let results = sink.results().await?;
+    let e = results
+        .iter()
+        .find(|r| r.command_id == on_posted.command_id)
+        .and_then(|r| r.error.clone())
+        .context("the refusal")?;
+    assert_eq!(e.class, "unsupported", "{e:?}");
+    assert!(e.detail.contains("cash receipt"), "{e:?}");
+    let posted = h.sop_document(COMPANY, 3, &doc(&later)).context("posted")?;
+    assert_eq!(header_cents(&posted, "PYMTRCVD"), Some(0));
+    assert_eq!(sink.dead_letters().await?.len(), 2);
+    Ok(())
+}

@@ -29,9 +29,9 @@ fn header_money(doc: &SopDocument, field: &str) -> Decimal {
 
 impl Company {
     /// Payments (Action 1) for existing unposted documents: each names its document by
-    /// SOPTYPE and SOPNUMBE, with the document's customer; DOCNUMBR must be new on it; the
-    /// payments may not exceed DOCAMNT; PYMTRCVD goes up by them. All or nothing (the caller
-    /// works on a copy).
+    /// SOPTYPE and SOPNUMBE, with the document's customer; Action 1 always adds (a DOCNUMBR
+    /// already on it only refused by setting); the payments may not exceed DOCAMNT; PYMTRCVD
+    /// goes up by them. All or nothing (the caller works on a copy).
     pub(super) fn add_payments(&mut self, nodes: &[&Node], ctx: &Ctx) -> Result<(), Fault> {
         let e = ctx.errors();
         for node in nodes {
@@ -57,7 +57,8 @@ impl Company {
                 continue;
             };
             let docnumbr = values.get("DOCNUMBR").map(|d| key(d)).unwrap_or_default();
-            if !docnumbr.is_empty()
+            if ctx.validation().refuse_duplicate_payment_numbers
+                && !docnumbr.is_empty()
                 && doc
                     .payments
                     .iter()

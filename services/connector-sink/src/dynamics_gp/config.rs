@@ -212,6 +212,8 @@ pub struct GpErrorNumbers {
     pub unknown_site: i64,
     /// An inventory transaction number (IVDOCNBR) that already exists.
     pub duplicate_adjustment: i64,
+    /// A payment number (DOCNUMBR) already on the SOP document.
+    pub duplicate_payment: i64,
 }
 
 impl Default for GpErrorNumbers {
@@ -224,6 +226,7 @@ impl Default for GpErrorNumbers {
             unknown_item: 9103,
             unknown_site: 9106,
             duplicate_adjustment: 9122,
+            duplicate_payment: 9125,
         }
     }
 }

@@ -65,23 +65,45 @@ impl GpConnector {
         match &cmd.body {
             Some(Body::UpsertCustomer(u)) => self.upsert_customer(cmd, u).await,
             Some(Body::UpsertItem(u)) => self.upsert_item(cmd, u).await,
-            Some(Body::PostSale(s)) if s.summary.is_some() && s.dynamics_gp.as_ref().is_some_and(|o| o.journal.is_some()) => {
+            Some(Body::PostSale(s))
+                if s.summary.is_some()
+                    && s.dynamics_gp.as_ref().is_some_and(|o| o.journal.is_some()) =>
+            {
                 self.post_journal(cmd, s).await
             }
             Some(Body::PostSale(s)) => {
                 let lines = &s.lines;
                 let kind = s.kind();
-                let tenders: &[Tender] = if kind == SaleDocumentKind::SalesReceipt { &s.tenders } else { &[] };
+                let tenders: &[Tender] = if kind == SaleDocumentKind::SalesReceipt {
+                    &s.tenders
+                } else {
+                    &[]
+                };
                 let cref = s.customer.clone().unwrap_or_default();
                 let name = s
                     .customer_name
                     .as_ref()
-                    .map(|n| if n.full_name.is_empty() { n.display_name.clone() } else { n.full_name.clone() })
+                    .map(|n| {
+                        if n.full_name.is_empty() {
+                            n.display_name.clone()
+                        } else {
+                            n.full_name.clone()
+                        }
+                    })
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| cref.display_name.clone());
                 let customer = CustomerPlan {
-                    number: encoder::customer_number(&self.cfg.customer_prefix, &cref.target_code, &cref.store_customer_id, &cref.email),
-                    name: if name.is_empty() { cref.email.clone() } else { name },
+                    number: encoder::customer_number(
+                        &self.cfg.customer_prefix,
+                        &cref.target_code,
+                        &cref.store_customer_id,
+                        &cref.email,
+                    ),
+                    name: if name.is_empty() {
+                        cref.email.clone()
+                    } else {
+                        name
+                    },
                     email: &cref.email,
                     phone: "",
                     billing: s.billing_address.as_ref().or(s.shipping_address.as_ref()),
@@ -95,7 +117,10 @@ impl GpConnector {
                     batch: setup.batch,
                     number: document_number(cmd)?,
                     currency: &s.currency,
-                    rate: s.exchange_rate.as_ref().and_then(|r| r.home_per_document.as_ref()),
+                    rate: s
+                        .exchange_rate
+                        .as_ref()
+                        .and_then(|r| r.home_per_document.as_ref()),
                     lines,
                     tenders,
                     total: minor(s.total.as_ref()),
@@ -110,12 +135,23 @@ impl GpConnector {
                 // A refund from a payment event names no customer: it is the sale's customer.
                 let (number, name) = match &r.customer {
                     None => {
-                        let sale_type = self.sale_type(r.dynamics_gp.as_ref().map_or(0, |o| o.sale_sop_type))?;
-                        self.customer_of_sale(cmd, &r.original_document_number, sale_type).await?
+                        let sale_type =
+                            self.sale_type(r.dynamics_gp.as_ref().map_or(0, |o| o.sale_sop_type))?;
+                        self.customer_of_sale(cmd, &r.original_document_number, sale_type)
+                            .await?
                     }
                     Some(_) => (
-                        encoder::customer_number(&self.cfg.customer_prefix, &cref.target_code, &cref.store_customer_id, &cref.email),
-                        if cref.display_name.is_empty() { cref.email.clone() } else { cref.display_name.clone() },
+                        encoder::customer_number(
+                            &self.cfg.customer_prefix,
+                            &cref.target_code,
+                            &cref.store_customer_id,
+                            &cref.email,
+                        ),
+                        if cref.display_name.is_empty() {
+                            cref.email.clone()
+                        } else {
+                            cref.display_name.clone()
+                        },
                     ),
                 };
                 let customer = CustomerPlan {
@@ -133,7 +169,10 @@ impl GpConnector {
                     batch: setup.batch,
                     number: refund_number(cmd, &r.original_document_number)?,
                     currency: &r.currency,
-                    rate: r.exchange_rate.as_ref().and_then(|x| x.home_per_document.as_ref()),
+                    rate: r
+                        .exchange_rate
+                        .as_ref()
+                        .and_then(|x| x.home_per_document.as_ref()),
                     lines: &r.lines,
                     tenders: &[],
                     total: minor(r.total.as_ref()),
@@ -142,10 +181,7 @@ impl GpConnector {
                 };
                 self.post_sop(cmd, &customer, &doc).await
             }
-            Some(Body::ApplyPayment(_)) => Err(GpError::invalid(
-                "unsupported",
-                "a payment after the invoice is a cash receipt (RMCashReceiptsType) applied in GP, which this connector does not post yet; record it in GP, or post such orders when paid (paid at sale)",
-            )),
+            Some(Body::ApplyPayment(p)) => self.apply_payment(cmd, p).await,
             Some(Body::VoidDocument(_)) => self.void(cmd).await,
             Some(Body::AdjustStock(a)) => self.adjust_stock(cmd, a).await,
             Some(Body::StoreWriteBack(_)) => Ok(Outcome::skipped()),
@@ -443,7 +479,7 @@ impl GpConnector {
 
     /// A tender as a SOP payment: card payment (6) or cash payment (4) on an invoice, card
     /// deposit (3) or cash deposit (1) on an order.
-    fn payment(&self, t: &Tender, soptype: i16) -> PaymentPlan {
+    pub(super) fn payment(&self, t: &Tender, soptype: i16) -> PaymentPlan {
         let method = t.payment_method.trim();
         let card = self.cfg.card_ids.get(method).cloned().or_else(|| {
             self.cfg

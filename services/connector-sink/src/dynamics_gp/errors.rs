@@ -22,7 +22,10 @@ pub fn class_of(e: &GpError, numbers: &GpErrorNumbers) -> &'static str {
         } => match *number {
             SUBTOTAL_MISMATCH => "arithmetic",
             BACK_ORDER => "stock",
-            n if n == numbers.duplicate_document || n == numbers.duplicate_adjustment => {
+            n if n == numbers.duplicate_document
+                || n == numbers.duplicate_adjustment
+                || n == numbers.duplicate_payment =>
+            {
                 "duplicate"
             }
             n if n == numbers.unknown_item || n == numbers.unknown_site => "reference",

@@ -5,13 +5,15 @@
 //! header arithmetic), [`service`] (secret or certificate, retry classification),
 //! [`documents`] (what each command does; a duplicate number on a retry is verified and
 //! taken as posted), [`journal`] + [`gl`] (daily summaries as GL journals, found by their
-//! reference before every try) and [`errors`].
+//! reference before every try), [`payments`] (a payment after the invoice, found on the
+//! document before every try) and [`errors`].
 mod config;
 mod documents;
 mod encoder;
 mod errors;
 mod gl;
 mod journal;
+mod payments;
 mod request_builder;
 mod schema;
 mod service;

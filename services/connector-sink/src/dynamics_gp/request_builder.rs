@@ -265,32 +265,16 @@ pub fn sop(plan: &SopPlan<'_>, fit: &mut Fitter) -> Result<(Vec<Node>, SopTotals
         nodes.extend(taxes);
     }
     for (i, p) in plan.payments.iter().enumerate() {
-        let mut n = Node::new("taCreateSopPaymentInsertRecord");
-        n.set("SOPTYPE", plan.soptype.to_string())
-            .set("SOPNUMBE", plan.number)
-            .set("CUSTNMBR", plan.customer)
-            .set("DOCDATE", plan.date)
-            .set("DOCAMNT", encoder::amount(p.amount, cur))
-            .set("PYMTTYPE", p.kind.to_string())
-            .set("Action", "1")
-            .set("SEQNUMBR", ((i as i64 + 1) * LINE_STEP).to_string());
-        if let Some(c) = &p.checkbook {
-            n.set("CHEKBKID", c.clone());
-        }
-        if let Some(c) = &p.card {
-            n.set("CARDNAME", c.clone());
-        }
-        if !p.reference.is_empty() {
-            let r = fit.text("RCTNCCRD", &p.reference);
-            n.set(
-                if p.kind == 6 || p.kind == 3 {
-                    "RCTNCCRD"
-                } else {
-                    "CHEKNMBR"
-                },
-                r,
-            );
-        }
+        let mut n = payment(
+            plan.soptype,
+            plan.number,
+            plan.customer,
+            plan.date,
+            cur,
+            p,
+            fit,
+        );
+        n.set("SEQNUMBR", ((i as i64 + 1) * LINE_STEP).to_string());
         nodes.push(n);
         t.paid += p.amount;
     }
@@ -331,6 +315,44 @@ pub fn sop(plan: &SopPlan<'_>, fit: &mut Fitter) -> Result<(Vec<Node>, SopTotals
     }
     nodes.push(h);
     Ok((nodes, t))
+}
+
+/// One payment of a SOP document (Action 1, new): with the document, or added to it later.
+pub fn payment(
+    soptype: i16,
+    number: &str,
+    customer: &str,
+    date: &str,
+    currency: &str,
+    p: &PaymentPlan,
+    fit: &mut Fitter,
+) -> Node {
+    let mut n = Node::new("taCreateSopPaymentInsertRecord");
+    n.set("SOPTYPE", soptype.to_string())
+        .set("SOPNUMBE", number)
+        .set("CUSTNMBR", customer)
+        .set("DOCDATE", date)
+        .set("DOCAMNT", encoder::amount(p.amount, currency))
+        .set("PYMTTYPE", p.kind.to_string())
+        .set("Action", "1");
+    if let Some(c) = &p.checkbook {
+        n.set("CHEKBKID", c.clone());
+    }
+    if let Some(c) = &p.card {
+        n.set("CARDNAME", c.clone());
+    }
+    if !p.reference.is_empty() {
+        let r = fit.text("RCTNCCRD", &p.reference);
+        n.set(
+            if p.kind == 6 || p.kind == 3 {
+                "RCTNCCRD"
+            } else {
+                "CHEKNMBR"
+            },
+            r,
+        );
+    }
+    n
 }
 
 /// Address elements shared by the customer, address and SOP header nodes.
