@@ -140,18 +140,30 @@ async fn delete_sop(
     State(state): State<Arc<AppState>>,
     Path((company, soptype, number)): Path<(String, i16, String)>,
 ) -> Response {
-    let Some(shared) = state.company(&company) else {
-        return not_found(&company);
+    with_document(&state, &company, soptype, &number, |c| {
+        match c.delete_sop(soptype, &number) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(why) => refused(why),
+        }
+    })
+}
+
+/// Runs `f` on the company when it holds SOP document `soptype`/`number`, else 404.
+fn with_document(
+    state: &AppState,
+    company: &str,
+    soptype: i16,
+    number: &str,
+    f: impl FnOnce(&mut crate::company::Company) -> Response,
+) -> Response {
+    let Some(shared) = state.company(company) else {
+        return not_found(company);
     };
-    let k = (soptype, key(&number));
     let mut c = shared.lock();
-    if !c.sop.contains_key(&k) {
+    if !c.sop.contains_key(&(soptype, key(number))) {
         return not_found(&format!("SOP document {soptype}/{number}"));
     }
-    match c.delete_sop(soptype, &number) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(why) => refused(why),
-    }
+    f(&mut c)
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,21 +181,15 @@ async fn edit_sop_line(
     Path((company, soptype, number, seq)): Path<(String, i16, String, i64)>,
     Json(body): Json<LineEdit>,
 ) -> Response {
-    let Some(shared) = state.company(&company) else {
-        return not_found(&company);
-    };
-    let k = (soptype, key(&number));
-    let mut c = shared.lock();
-    if !c.sop.contains_key(&k) {
-        return not_found(&format!("SOP document {soptype}/{number}"));
-    }
-    match c.edit_sop_line(soptype, &number, seq, body.quantity, body.unit_price) {
-        Ok(()) => match c.sop.get(&k) {
-            Some(d) => Json(c.render_sop(d)).into_response(),
-            None => not_found(&number),
-        },
-        Err(why) => refused(why),
-    }
+    with_document(&state, &company, soptype, &number, |c| {
+        match c.edit_sop_line(soptype, &number, seq, body.quantity, body.unit_price) {
+            Ok(()) => match c.sop.get(&(soptype, key(&number))) {
+                Some(d) => Json(c.render_sop(d)).into_response(),
+                None => not_found(&number),
+            },
+            Err(why) => refused(why),
+        }
+    })
 }
 
 async fn counters(State(state): State<Arc<AppState>>) -> Response {

@@ -313,12 +313,9 @@ impl EmulatorHandle {
         quantity: Decimal,
         unit_price: Decimal,
     ) -> Result<(), String> {
-        let shared = self
-            .state
-            .company(company)
-            .ok_or_else(|| format!("no company {company}"))?;
-        let mut c = shared.lock();
-        c.edit_sop_line(soptype, sopnumbe, lnitmseq, quantity, unit_price)
+        self.in_company(company, |c| {
+            c.edit_sop_line(soptype, sopnumbe, lnitmseq, quantity, unit_price)
+        })
     }
 
     /// A person deletes an unposted SOP document in GP (its allocation is released). Err
@@ -329,12 +326,20 @@ impl EmulatorHandle {
         soptype: i16,
         sopnumbe: &str,
     ) -> Result<(), String> {
+        self.in_company(company, |c| c.delete_sop(soptype, sopnumbe))
+    }
+
+    fn in_company(
+        &self,
+        company: &str,
+        f: impl FnOnce(&mut company::Company) -> Result<(), String>,
+    ) -> Result<(), String> {
         let shared = self
             .state
             .company(company)
             .ok_or_else(|| format!("no company {company}"))?;
         let mut c = shared.lock();
-        c.delete_sop(soptype, sopnumbe)
+        f(&mut c)
     }
 
     /// Posts a batch's invoices, returns and inventory adjustments (stock moves); returns how

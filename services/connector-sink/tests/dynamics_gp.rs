@@ -1034,31 +1034,6 @@ async fn daily_summaries_post_once_as_balanced_gl_journals() -> Result<()> {
     Ok(())
 }
 
-/// Statuses of one command's results so far.
-async fn statuses(sink: &Sink, cmd: &Command) -> Result<Vec<ResultStatus>> {
-    Ok(sink
-        .results()
-        .await?
-        .iter()
-        .filter(|r| r.command_id == cmd.command_id)
-        .map(|r| r.status())
-        .collect())
-}
-
-/// Sends `cmds` and waits until each has `n` results.
-async fn deliver(sink: &Sink, cmds: &[Command], n: usize) -> Result<()> {
-    sink.send(cmds).await?;
-    let end = tokio::time::Instant::now() + Duration::from_secs(60);
-    for c in cmds {
-        while statuses(sink, c).await?.len() < n {
-            if tokio::time::Instant::now() > end {
-                bail!("{} has fewer than {n} results", doc(c));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Drift repair (`verify_target`) at GP: a SOP document a person changed in GP is sent again
 /// with UpdateExisting=1, replacing the unposted document in place (same number, the store's
 /// amounts, its payment once, the allocation back); one a person deleted is posted again;
@@ -1075,12 +1050,8 @@ async fn a_repair_updates_a_changed_sop_document_in_place_and_posts_a_deleted_on
     let mut changed = vat_order(&c, TargetKind::DynamicsGp, 1, 5);
     let mut deleted = vat_order(&c, TargetKind::DynamicsGp, 2, 5);
     let mut posted = vat_order(&c, TargetKind::DynamicsGp, 3, 5);
-    deliver(
-        &sink,
-        &[changed.clone(), deleted.clone(), posted.clone()],
-        1,
-    )
-    .await?;
+    sink.deliver(&[changed.clone(), deleted.clone(), posted.clone()], 1)
+        .await?;
     let h = emu.handle();
     let allocated = || h.quantity(COMPANY, "TEE-1", "MAIN").map(|q| q.1);
     let before = allocated();
@@ -1115,15 +1086,15 @@ async fn a_repair_updates_a_changed_sop_document_in_place_and_posts_a_deleted_on
     // The repair, delivered twice.
     changed.verify_target = true;
     deleted.verify_target = true;
-    deliver(&sink, &[changed.clone(), deleted.clone()], 2).await?;
-    deliver(&sink, &[changed.clone(), deleted.clone()], 3).await?;
+    sink.deliver(&[changed.clone(), deleted.clone()], 2).await?;
+    sink.deliver(&[changed.clone(), deleted.clone()], 3).await?;
     use ResultStatus::{Created, Failed, Unchanged, Updated};
     assert_eq!(
-        statuses(&sink, &changed).await?,
+        sink.statuses(&changed).await?,
         vec![Created, Updated, Unchanged]
     );
     assert_eq!(
-        statuses(&sink, &deleted).await?,
+        sink.statuses(&deleted).await?,
         vec![Created, Created, Unchanged]
     );
     for cmd in [&changed, &deleted] {
@@ -1149,10 +1120,10 @@ async fn a_repair_updates_a_changed_sop_document_in_place_and_posts_a_deleted_on
         .map_err(anyhow::Error::msg)?;
     assert_eq!(h.post_batch(COMPANY, "WEB20261120"), 3);
     posted.verify_target = true;
-    deliver(&sink, std::slice::from_ref(&posted), 2).await?;
+    sink.deliver(std::slice::from_ref(&posted), 2).await?;
     stop.cancel();
     task.await?;
-    assert_eq!(statuses(&sink, &posted).await?, vec![Created, Failed]);
+    assert_eq!(sink.statuses(&posted).await?, vec![Created, Failed]);
     let failed = sink
         .results()
         .await?
@@ -1197,20 +1168,20 @@ async fn payments_after_the_invoice_are_added_once_to_the_unposted_invoice() -> 
     sink.send(&[early.clone(), orphan.clone()]).await?;
     sink.send(std::slice::from_ref(&sale)).await?;
     let end = tokio::time::Instant::now() + Duration::from_secs(120);
-    while statuses(&sink, &early).await?.is_empty() || statuses(&sink, &orphan).await?.is_empty() {
+    while sink.statuses(&early).await?.is_empty() || sink.statuses(&orphan).await?.is_empty() {
         if tokio::time::Instant::now() > end {
             bail!("the payments were not answered");
         }
     }
-    deliver(&sink, std::slice::from_ref(&early), 2).await?;
+    sink.deliver(std::slice::from_ref(&early), 2).await?;
     h.set_faults(FaultConfig::default());
     use ResultStatus::{Created, Failed, Unchanged};
-    let early_statuses = statuses(&sink, &early).await?;
+    let early_statuses = sink.statuses(&early).await?;
     assert!(
         matches!(early_statuses.as_slice(), [Created | Unchanged, Unchanged]),
         "{early_statuses:?}"
     );
-    assert_eq!(statuses(&sink, &orphan).await?, vec![Failed]);
+    assert_eq!(sink.statuses(&orphan).await?, vec![Failed]);
     let results = sink.results().await?;
     let error = |cmd: &Command| {
         results
@@ -1240,13 +1211,13 @@ async fn payments_after_the_invoice_are_added_once_to_the_unposted_invoice() -> 
 
     // A posted invoice takes no SOP payment.
     let later = vat_order(&c, TargetKind::DynamicsGp, 15, 5);
-    deliver(&sink, std::slice::from_ref(&later), 1).await?;
+    sink.deliver(std::slice::from_ref(&later), 1).await?;
     h.post_batch(COMPANY, "WEB20261120");
     let on_posted = payment(&c, TargetKind::DynamicsGp, 15, total_of(&later), "VISA");
-    deliver(&sink, std::slice::from_ref(&on_posted), 1).await?;
+    sink.deliver(std::slice::from_ref(&on_posted), 1).await?;
     stop.cancel();
     task.await?;
-    assert_eq!(statuses(&sink, &on_posted).await?, vec![Failed]);
+    assert_eq!(sink.statuses(&on_posted).await?, vec![Failed]);
     let results = sink.results().await?;
     let e = results
         .iter()

@@ -98,6 +98,23 @@ fn workload(connection: &str, n: u64) -> (Vec<Command>, Vec<Command>) {
     (sales, all)
 }
 
+/// The sink, running, on a KashFlow account with 100 each of TEE-1 and MUG-1 in stock.
+async fn running_with_stock(
+    emu: &RunningEmulator,
+) -> Result<(
+    Sink,
+    tokio::task::JoinHandle<()>,
+    tokio_util::sync::CancellationToken,
+)> {
+    let sink = Sink::start("kashflow", section(emu)).await?;
+    let c = sink.connection.clone();
+    sink.send(&[item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)])
+        .await?;
+    let (task, stop) = sink.start_sink()?;
+    sink.wait_results(2, Duration::from_secs(60)).await?;
+    Ok((sink, task, stop))
+}
+
 fn sale_kind(c: &Command) -> SaleDocumentKind {
     match &c.body {
         Some(Body::PostSale(s)) => s.kind(),
@@ -549,12 +566,8 @@ fn check_credit_note(note: &Value, cmd: &Command, sale: &Value) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_is_a_credit_note_of_the_sales_customer_posted_once() -> Result<()> {
     let emu = emulator().await?;
-    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let (sink, task, stop) = running_with_stock(&emu).await?;
     let c = sink.connection.clone();
-    let items = [item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)];
-    sink.send(&items).await?;
-    let (task, stop) = sink.start_sink()?;
-    sink.wait_results(2, Duration::from_secs(60)).await?;
 
     // Order 1 (a receipt): 2 TEE-1, 2 MUG-1 and shipping. One mug comes back, with £5 more.
     let sale = vat_order(&c, TargetKind::Kashflow, 1, 5);
@@ -648,12 +661,8 @@ async fn a_refund_is_a_credit_note_of_the_sales_customer_posted_once() -> Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_before_its_invoice_waits_for_it_and_pays_once() -> Result<()> {
     let emu = emulator().await?;
-    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let (sink, task, stop) = running_with_stock(&emu).await?;
     let c = sink.connection.clone();
-    let items = [item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)];
-    sink.send(&items).await?;
-    let (task, stop) = sink.start_sink()?;
-    sink.wait_results(2, Duration::from_secs(60)).await?;
 
     // Orders 5 and 10 are invoices paid later; only order 5's sale is ever sent.
     let sale = vat_order(&c, TargetKind::Kashflow, 5, 5);
@@ -682,26 +691,11 @@ async fn a_payment_before_its_invoice_waits_for_it_and_pays_once() -> Result<()>
     assert_eq!(sink.dead_letters().await?.len(), 1);
 
     // Delivered again: its payment line is found, not added twice.
-    sink.send(std::slice::from_ref(&early)).await?;
-    let end = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mine: Vec<_> = sink
-            .results()
-            .await?
-            .into_iter()
-            .filter(|r| r.command_id == early.command_id)
-            .collect();
-        if mine.len() >= 2 {
-            assert!(
-                mine.iter().any(|r| r.status() == ResultStatus::Unchanged),
-                "{mine:?}"
-            );
-            break;
-        }
-        if tokio::time::Instant::now() > end {
-            bail!("no second result for the redelivered payment");
-        }
-    }
+    sink.deliver(std::slice::from_ref(&early), 2).await?;
+    assert_eq!(
+        sink.statuses(&early).await?,
+        vec![ResultStatus::Updated, ResultStatus::Unchanged]
+    );
     stop.cancel();
     task.await?;
 
@@ -721,17 +715,6 @@ async fn a_payment_before_its_invoice_waits_for_it_and_pays_once() -> Result<()>
     Ok(())
 }
 
-/// Results of one command so far.
-async fn results_of(sink: &Sink, cmd: &Command) -> Result<Vec<ResultStatus>> {
-    Ok(sink
-        .results()
-        .await?
-        .iter()
-        .filter(|r| r.command_id == cmd.command_id)
-        .map(|r| r.status())
-        .collect())
-}
-
 /// Drift repair (`verify_target`, what `reconcile --repair` sends): an invoice a person
 /// changed in KashFlow is put back to the store's lines in place (the same invoice, its
 /// payment line kept), one a person deleted is posted again; delivered twice, the second
@@ -739,12 +722,8 @@ async fn results_of(sink: &Sink, cmd: &Command) -> Result<Vec<ResultStatus>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repair_puts_a_changed_invoice_back_and_posts_a_deleted_one_again() -> Result<()> {
     let emu = emulator().await?;
-    let sink = Sink::start("kashflow", section(&emu)).await?;
+    let (sink, task, stop) = running_with_stock(&emu).await?;
     let c = sink.connection.clone();
-    let items = [item(&c, "TEE-1", 100), item(&c, "MUG-1", 100)];
-    sink.send(&items).await?;
-    let (task, stop) = sink.start_sink()?;
-    sink.wait_results(2, Duration::from_secs(60)).await?;
     let mut changed = vat_order(&c, TargetKind::Kashflow, 1, 5);
     let mut deleted = vat_order(&c, TargetKind::Kashflow, 2, 5);
     sink.send(&[changed.clone(), deleted.clone()]).await?;
@@ -793,25 +772,18 @@ async fn a_repair_puts_a_changed_invoice_back_and_posts_a_deleted_one_again() ->
     changed.verify_target = true;
     deleted.verify_target = true;
     for round in 1..=2 {
-        sink.send(&[changed.clone(), deleted.clone()]).await?;
-        let end = tokio::time::Instant::now() + Duration::from_secs(60);
-        while results_of(&sink, &changed).await?.len() <= round
-            || results_of(&sink, &deleted).await?.len() <= round
-        {
-            if tokio::time::Instant::now() > end {
-                bail!("repair round {round} not answered");
-            }
-        }
+        sink.deliver(&[changed.clone(), deleted.clone()], round + 1)
+            .await?;
     }
     stop.cancel();
     task.await?;
     use ResultStatus::{Created, Unchanged, Updated};
     assert_eq!(
-        results_of(&sink, &changed).await?,
+        sink.statuses(&changed).await?,
         vec![Created, Updated, Unchanged]
     );
     assert_eq!(
-        results_of(&sink, &deleted).await?,
+        sink.statuses(&deleted).await?,
         vec![Created, Created, Unchanged]
     );
 

@@ -87,6 +87,25 @@ impl Company {
         Ok(())
     }
 
+    /// The unposted document a person works on; `posted` says what GP does with a posted one.
+    fn unposted(
+        &self,
+        soptype: i16,
+        number: &str,
+        posted: &str,
+    ) -> Result<((i16, String), SopDocument), String> {
+        let k = (soptype, key(number));
+        let doc = self
+            .sop
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| format!("SOP document {number} (type {soptype}) does not exist"))?;
+        if doc.posted {
+            return Err(format!("SOP document {number} is posted; GP {posted}"));
+        }
+        Ok((k, doc))
+    }
+
     /// A person changes a line's quantity and unit price in Sales Transaction Entry: GP
     /// recomputes the extended price, SUBTOTAL and DOCAMNT (the line's tax stays as it was:
     /// this emulator does not calculate tax) and moves the allocation by the change.
@@ -98,17 +117,7 @@ impl Company {
         quantity: Decimal,
         unit_price: Decimal,
     ) -> Result<(), String> {
-        let k = (soptype, key(number));
-        let mut doc = self
-            .sop
-            .get(&k)
-            .cloned()
-            .ok_or_else(|| format!("SOP document {number} (type {soptype}) does not exist"))?;
-        if doc.posted {
-            return Err(format!(
-                "SOP document {number} is posted; GP keeps posted documents as they are"
-            ));
-        }
+        let (k, mut doc) = self.unposted(soptype, number, "keeps posted documents as they are")?;
         if quantity <= Decimal::ZERO || unit_price < Decimal::ZERO {
             return Err("the quantity must be positive and the price not negative".into());
         }
@@ -166,17 +175,11 @@ impl Company {
     /// A person deletes an unposted document in Sales Transaction Entry: its allocation is
     /// released and its number is free again. A posted document cannot be deleted.
     pub fn delete_sop(&mut self, soptype: i16, number: &str) -> Result<(), String> {
-        let k = (soptype, key(number));
-        let doc = self
-            .sop
-            .get(&k)
-            .cloned()
-            .ok_or_else(|| format!("SOP document {number} (type {soptype}) does not exist"))?;
-        if doc.posted {
-            return Err(format!(
-                "SOP document {number} is posted; GP cannot delete posted documents (void or return them)"
-            ));
-        }
+        let (k, doc) = self.unposted(
+            soptype,
+            number,
+            "cannot delete posted documents (void or return them)",
+        )?;
         self.release(&doc);
         self.sop.remove(&k);
         if let Some(b) = self.batches.get_mut(&key(&doc.batch)) {

@@ -10,8 +10,8 @@ use nopbridge_kafka::{
 };
 use nopbridge_proto::commands::v1::{
     command::Body, ApplyPayment, Command, CommandResult, CustomerRef, DocumentLine, ExchangeRate,
-    ItemRef, LineKind, OrderReference, PartyName, PostSale, SaleDocumentKind, TargetKind,
-    TaxDetail, TaxMode, Tender, TenderKind,
+    ItemRef, LineKind, OrderReference, PartyName, PostSale, ResultStatus, SaleDocumentKind,
+    TargetKind, TaxDetail, TaxMode, Tender, TenderKind,
 };
 use nopbridge_proto::events::v1::{Decimal, Money};
 use nopbridge_testkit::{unique, Broker, TestDb};
@@ -169,6 +169,31 @@ prerequisite_first_wait_ms = 50
                 bail!("only {} of {want} results within {within:?}", ids.len());
             }
         }
+    }
+
+    /// Statuses of one command's results so far, in the order they were written.
+    pub async fn statuses(&self, cmd: &Command) -> Result<Vec<ResultStatus>> {
+        Ok(self
+            .results()
+            .await?
+            .iter()
+            .filter(|r| r.command_id == cmd.command_id)
+            .map(|r| r.status())
+            .collect())
+    }
+
+    /// Sends `cmds` and waits (bounded) until each has `n` results.
+    pub async fn deliver(&self, cmds: &[Command], n: usize) -> Result<()> {
+        self.send(cmds).await?;
+        let end = tokio::time::Instant::now() + Duration::from_secs(60);
+        for c in cmds {
+            while self.statuses(c).await?.len() < n {
+                if tokio::time::Instant::now() > end {
+                    bail!("command {} has fewer than {n} results", c.command_id);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub async fn dead_letters(&self) -> Result<Vec<Record>> {
