@@ -224,6 +224,15 @@ impl EmulatorHandle {
         inspect::list(&self.state, realm, entity).unwrap_or_default()
     }
 
+    /// How many objects of a kind a realm holds: cheap enough to poll (no copies).
+    pub fn count(&self, realm: &str, entity: &str) -> usize {
+        let (Some(kind), Some(realm)) = (EntityKind::parse(entity), self.state.realm(realm)) else {
+            return 0;
+        };
+        let n = realm.lock().all(kind).count();
+        n
+    }
+
     pub fn entity(&self, realm: &str, entity: &str, id: &str) -> Option<Value> {
         let kind = EntityKind::parse(entity)?;
         let realm = self.state.realm(realm)?;
