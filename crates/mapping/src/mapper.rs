@@ -282,6 +282,13 @@ impl Mapper {
         out
     }
 
+    /// The business date ("YYYY-MM-DD") whose daily summary `order` counts toward for
+    /// `connection_id` (paid, and its status says post or refund), or `None` when it belongs
+    /// in no summary now (or the connection is unknown). The service collects by this date.
+    pub fn summary_day(&self, connection_id: &str, order: &Order) -> Option<String> {
+        summary::summary_day(self.connection(connection_id)?, order)
+    }
+
     /// Daily summary for `connection_id`: one sales receipt per store, currency and payment
     /// method over `orders` whose business date is `date` ("YYYY-MM-DD") and whose status
     /// says post. Pure aggregation; the service decides when a day is complete.

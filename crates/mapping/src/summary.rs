@@ -16,7 +16,7 @@ use crate::pb::commands::{
     command::Body, Command, CustomerMatchRule, CustomerRef, LineKind, OrderReference, PartyName,
     PostSale, SaleDocumentKind, SummaryKey, Tender, TenderKind,
 };
-use crate::pb::events::Order;
+use crate::pb::events::{ChangeKind, Order};
 use crate::sale::{build_order_doc, DocLine, DocTender, OrderDoc};
 use crate::status::{decide, is_paid, Decision};
 use crate::{balance, dates};
@@ -26,22 +26,30 @@ use std::collections::BTreeMap;
 type GroupKey = (String, String, String);
 type Members<'a> = Result<Vec<(&'a Order, OrderDoc)>, MappingError>;
 
+/// The business date an order counts toward (paid, and its status says post or refund), or
+/// `None` when it belongs in no summary now (unpaid, waiting, cancelled, deleted).
+pub(crate) fn summary_day(conn: &Connection, order: &Order) -> Option<String> {
+    let deleted = order
+        .meta
+        .as_ref()
+        .is_some_and(|m| m.change == ChangeKind::Delete as i32);
+    let counts = matches!(
+        decide(&conn.config.status_map, order, deleted),
+        Decision::Post | Decision::Refund
+    ) && is_paid(order);
+    let offset = conn.config.posting.utc_offset_minutes;
+    let date = dates::business_date(order.paid_at.as_ref().or(order.created_at.as_ref()), offset);
+    (counts && !date.is_empty()).then_some(date)
+}
+
 pub(crate) fn summarize_daily(
     conn: &Connection,
     date: &str,
     orders: &[Order],
 ) -> Vec<Result<Command, MappingError>> {
-    let offset = conn.config.posting.utc_offset_minutes;
     let mut selected: Vec<&Order> = orders
         .iter()
-        .filter(|o| {
-            matches!(
-                decide(&conn.config.status_map, o, false),
-                Decision::Post | Decision::Refund
-            ) && is_paid(o)
-                && dates::business_date(o.paid_at.as_ref().or(o.created_at.as_ref()), offset)
-                    == date
-        })
+        .filter(|o| summary_day(conn, o).as_deref() == Some(date))
         .collect();
     selected.sort_by_key(|o| o.order_id);
     selected.dedup_by_key(|o| o.order_id);

@@ -31,6 +31,7 @@ fn the_example_config_loads() {
 fn a_minimal_config_loads_with_defaults() {
     let cfg = load_str(BASE, "conn.yaml").unwrap();
     assert_eq!(cfg.posting.paid_at_sale_window_minutes, 60);
+    assert_eq!(cfg.posting.close_after_minutes(), 60);
     assert_eq!(cfg.currency.unwrap().tolerance_minor_units, 2);
     assert_eq!(cfg.customer.display_name[0], "{first} {last}");
 }
@@ -149,6 +150,20 @@ fn config_errors_name_key_and_line() {
             "currency.rate_source",
             7,
             "one rate per document",
+        ),
+        (
+            "close_after_minutes without daily summaries",
+            format!("{BASE}posting:\n  close_after_minutes: 30\n"),
+            "posting.close_after_minutes",
+            10,
+            "only used by daily summaries",
+        ),
+        (
+            "close_after_minutes over a week",
+            format!("{BASE}posting:\n  mode: daily_summary\n  close_after_minutes: 20000\ncustomer:\n  fixed_customer: Web Sales\n"),
+            "posting.close_after_minutes",
+            11,
+            "at most 10080",
         ),
     ];
     for (name, yaml, key, line, fragment) in cases {

@@ -402,6 +402,49 @@ fn daily_summary_aggregates_per_store_currency_and_method() {
 }
 
 #[test]
+fn summary_day_is_the_paid_date_of_an_order_that_counts() {
+    let cfg = with(|v| {
+        set(v, "posting.mode", "daily_summary");
+        set(v, "posting.utc_offset_minutes", "-300");
+        set(v, "customer.match_rule", "fixed");
+        set(v, "customer.fixed_customer", "Web Sales");
+    });
+    let mp = Mapper::new(vec![cfg]).unwrap();
+    let day = |o: &nopbridge_mapping::pb::events::Order| mp.summary_day("qbo-realm-1", o);
+    // paid 2024-03-14T09:21:07Z is 04:21 in UTC-5, the same day
+    assert_eq!(day(&us_order(1)).as_deref(), Some("2024-03-14"));
+    let mut late = us_order(2);
+    late.paid_at = Some(ts(1_710_460_800 + 3_600)); // 2024-03-15T01:00Z: still the 14th in UTC-5
+    assert_eq!(day(&late).as_deref(), Some("2024-03-14"));
+    let mut unpaid = us_order(3);
+    unpaid.payment_status = PaymentStatus::Pending as i32;
+    assert_eq!(day(&unpaid), None);
+    let mut cancelled = us_order(4);
+    cancelled.order_status = nopbridge_mapping::pb::events::OrderStatus::Cancelled as i32;
+    assert_eq!(day(&cancelled), None);
+    let mut deleted = us_order(5);
+    if let Some(m) = deleted.meta.as_mut() {
+        m.change = nopbridge_mapping::pb::events::ChangeKind::Delete as i32;
+    }
+    assert_eq!(day(&deleted), None);
+    // the summary takes exactly the orders whose day it is
+    let all = [us_order(1), late, unpaid, cancelled, deleted];
+    let cmds = mp.summarize_daily("qbo-realm-1", "2024-03-14", &all);
+    assert_eq!(cmds.len(), 1);
+    assert_eq!(
+        cmds[0]
+            .as_ref()
+            .unwrap()
+            .order
+            .as_ref()
+            .unwrap()
+            .included_order_ids,
+        vec![1, 2]
+    );
+    assert_eq!(mp.summary_day("no-such-connection", &us_order(1)), None);
+}
+
+#[test]
 fn events_decode_by_topic_entity_and_commands_name_their_topic() {
     use prost::Message;
     let o = us_order(1);

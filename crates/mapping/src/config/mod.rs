@@ -120,6 +120,21 @@ pub fn validate(cfg: &ConnectionConfig) -> Result<(), (String, String)> {
             ),
         );
     }
+    if let Some(m) = cfg.posting.close_after_minutes {
+        if cfg.posting.mode != PostingMode::DailySummary {
+            return err(
+                "posting.close_after_minutes",
+                "is only used by daily summaries: set posting.mode: daily_summary, or remove it"
+                    .into(),
+            );
+        }
+        if m > MAX_CLOSE_AFTER_MINUTES {
+            return err(
+                "posting.close_after_minutes",
+                format!("must be at most {MAX_CLOSE_AFTER_MINUTES} (a week), found {m}"),
+            );
+        }
+    }
     if cfg.target.is_accounting() {
         validate_accounting(cfg)?;
     }

@@ -84,6 +84,25 @@ pub struct PostingConfig {
     pub utc_offset_minutes: i32,
     /// Refunds as refund receipts (money back) or credit memos.
     pub refund_document: RefundDocument,
+    /// Daily summaries only: minutes after a business day ends (and after its last order
+    /// arrived) before the transform service posts its summaries; unset means
+    /// [`DEFAULT_CLOSE_AFTER_MINUTES`].
+    pub close_after_minutes: Option<u32>,
+}
+
+/// How long a daily-summary day stays open after it ended, by default: long enough for the
+/// store's late payments and ingest's re-polls (every 5 minutes) to arrive.
+pub const DEFAULT_CLOSE_AFTER_MINUTES: u32 = 60;
+
+/// The longest `posting.close_after_minutes` accepted: a week.
+pub const MAX_CLOSE_AFTER_MINUTES: u32 = 7 * 24 * 60;
+
+impl PostingConfig {
+    /// `close_after_minutes` with its default.
+    pub fn close_after_minutes(&self) -> u32 {
+        self.close_after_minutes
+            .unwrap_or(DEFAULT_CLOSE_AFTER_MINUTES)
+    }
 }
 
 impl Default for PostingConfig {
@@ -93,6 +112,7 @@ impl Default for PostingConfig {
             paid_at_sale_window_minutes: 60,
             utc_offset_minutes: 0,
             refund_document: RefundDocument::RefundReceipt,
+            close_after_minutes: None,
         }
     }
 }
