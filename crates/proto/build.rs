@@ -13,6 +13,7 @@ const FILES: &[&str] = &[
     "nopbridge/control/v1/control.proto",
     "nopbridge/control/v1/ledger.proto",
     "nopbridge/control/v1/ingest.proto",
+    "nopbridge/control/v1/summaries.proto",
     "nopbridge/commands/v1/commands.proto",
     "nopbridge/commands/v1/results.proto",
 ];

@@ -1,21 +1,24 @@
+use crate::summaries::{SharedMapper, Summaries};
 use nopbridge_kafka::{
     CloudEvent, DeadLetter, DeadLetterContext, Handler, HandlerError, OutgoingRecord, Producer,
     Record,
 };
 use nopbridge_mapping::{command_topic, CanonicalEvent, Mapper};
-use parking_lot::RwLock;
 use prost::Message;
 use std::sync::Arc;
 use tracing::warn;
 
-/// consume → map → produce → (the loop stores the offset).
+/// consume → map → produce (and, for daily-summary connections, collect) → (the loop
+/// stores the offset).
 pub struct TransformHandler {
-    mapper: RwLock<Arc<Mapper>>,
+    mapper: SharedMapper,
     producer: Producer,
     dlq: DeadLetter,
     topic_suffix: String,
     /// Commands out, counted on /metrics (`nopbridge_commands_emitted_total{connection}`).
     control: nopbridge_runtime::ControlState,
+    /// Set when a summary database is configured.
+    summaries: Option<Arc<Summaries>>,
 }
 
 /// `canonical.<entity>.v1` (or a test topic `canonical.<entity>-<suffix>`) → `<entity>`.
@@ -26,18 +29,20 @@ fn entity_of(topic: &str) -> Option<&str> {
 
 impl TransformHandler {
     pub fn new(
-        mapper: Mapper,
+        mapper: SharedMapper,
         producer: Producer,
         dlq: DeadLetter,
         topic_suffix: String,
         control: nopbridge_runtime::ControlState,
+        summaries: Option<Arc<Summaries>>,
     ) -> Self {
         Self {
-            mapper: RwLock::new(Arc::new(mapper)),
+            mapper,
             producer,
             dlq,
             topic_suffix,
             control,
+            summaries,
         }
     }
 
@@ -120,6 +125,11 @@ impl Handler for TransformHandler {
                         .map_err(|e| HandlerError::transient(e.to_string()))?;
                 }
             }
+        }
+        // Daily-summary connections: the order waits under its business day (stored before
+        // the offset is committed) for the closer.
+        if let (CanonicalEvent::Order(order), Some(summaries)) = (&event, &self.summaries) {
+            summaries.collect(record, order).await?;
         }
         Ok(())
     }
