@@ -3,6 +3,7 @@
 use clap::Args;
 use nopbridge_proto::control::v1::{
     control_client::ControlClient, ingest_client::IngestClient, ledger_client::LedgerClient,
+    summaries_client::SummariesClient,
 };
 use std::{process::ExitCode, time::Duration};
 use thiserror::Error;
@@ -128,6 +129,7 @@ impl Interceptor for Token {
 pub type LedgerApi = LedgerClient<InterceptedService<Channel, Token>>;
 pub type Control = ControlClient<InterceptedService<Channel, Token>>;
 pub type IngestApi = IngestClient<InterceptedService<Channel, Token>>;
+pub type SummariesApi = SummariesClient<InterceptedService<Channel, Token>>;
 
 impl Endpoints {
     pub fn url(&self, service: &str) -> Result<&str, CliError> {
@@ -172,6 +174,11 @@ impl Endpoints {
     pub async fn ingest(&self) -> Result<IngestApi, CliError> {
         let (ch, token) = self.channel("ingest").await?;
         Ok(IngestClient::with_interceptor(ch, token))
+    }
+
+    pub async fn summaries(&self) -> Result<SummariesApi, CliError> {
+        let (ch, token) = self.channel("transform").await?;
+        Ok(SummariesClient::with_interceptor(ch, token))
     }
 
     pub async fn ledger(&self) -> Result<LedgerApi, CliError> {

@@ -1,5 +1,5 @@
 //! The `nopbridge` CLI: status of every service, ledger queries and order traces, dead letters
-//! and their replay, backfill, drift reconciliation, pause and resume, all over the gRPC control API (design.md §6).
+//! and their replay, backfill, drift reconciliation, daily-summary days, pause and resume, all over the gRPC control API (design.md §6).
 mod backfill;
 mod connect;
 mod dlq;
@@ -7,6 +7,7 @@ mod ledger;
 mod reconcile;
 mod render;
 mod status;
+mod summaries;
 
 use clap::{Args, Parser, Subcommand};
 pub use connect::{CliError, Endpoints};
@@ -46,7 +47,13 @@ pub enum Command {
     /// Drift between the store and the books for orders created in a date range; with
     /// --repair the targets check and correct their documents.
     Reconcile(reconcile::ReconcileArgs),
-    /// Stop consuming on a service, for all connections or one.
+    /// Business days of daily-summary connections: list them, close one now.
+    Summaries {
+        #[command(subcommand)]
+        command: summaries::SummariesCommand,
+    },
+    /// Stop consuming on a service, for all connections or one (transform: a daily-summary
+    /// connection's days stay open).
     Pause(PauseArgs),
     /// Resume what `pause` stopped.
     Resume(PauseArgs),
@@ -91,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         } => dlq::replay(e, &filter, dry_run).await,
         Command::Backfill(a) => backfill::run(e, &a).await,
         Command::Reconcile(a) => reconcile::run(e, &a).await,
+        Command::Summaries { command } => summaries::run(e, &command).await,
         Command::Pause(a) => status::pause(e, &a.service, a.connection.as_deref(), true).await,
         Command::Resume(a) => status::pause(e, &a.service, a.connection.as_deref(), false).await,
     }
