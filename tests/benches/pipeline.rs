@@ -269,6 +269,47 @@ impl Handler for Results {
     }
 }
 
+/// CPU milliseconds per posted order of each process since `before` (from `cpu_by_role`).
+fn print_cpu(before: &BTreeMap<String, u64>, posted: usize, took: Duration) {
+    let used: Vec<String> = cpu_by_role()
+        .into_iter()
+        .map(|(role, t)| {
+            let ms = t.saturating_sub(before.get(&role).copied().unwrap_or(0)) as f64 * 10.0;
+            format!("{role} {:.1}", ms / posted.max(1) as f64)
+        })
+        .collect();
+    println!(
+        "  CPU ms per posted order ({:.1} s of wall time, 2 cores = 2,000 ms/s): {}",
+        took.as_secs_f64(),
+        used.join(", ")
+    );
+}
+
+/// What the back office and the store were asked per posted order.
+fn print_requests(stack: &Stack, posted: usize) {
+    let per = |n: u64| n as f64 / posted.max(1) as f64;
+    let c = stack.books.handle().counters();
+    println!(
+        "  QuickBooks per posted order: {:.1} requests ({:.1} queries, {:.1} reads, {:.1} creates, {:.1} batch calls)",
+        per(c.requests),
+        per(c.queries),
+        per(c.reads),
+        per(c.creates),
+        per(c.batch_calls),
+    );
+    let store: Vec<String> = stack
+        .store
+        .handle()
+        .request_counts()
+        .into_iter()
+        .map(|(route, n)| format!("{route} {:.2}", per(n)))
+        .collect();
+    println!(
+        "  store API requests per posted order: {}",
+        store.join(", ")
+    );
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -283,6 +324,7 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
         orders,
         processes: Some(bins.to_path_buf()),
         unthrottled: true,
+        production_polling: true,
         ..Opts::default()
     })
     .await?;
@@ -319,29 +361,10 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let peaks = sampler.finish();
-    let c = stack.books.handle().counters();
-    println!(
-        "  QuickBooks per posted order: {:.1} requests ({:.1} queries, {:.1} reads, {:.1} creates, {:.1} batch calls)",
-        c.requests as f64 / expected as f64,
-        c.queries as f64 / expected as f64,
-        c.reads as f64 / expected as f64,
-        c.creates as f64 / expected as f64,
-        c.batch_calls as f64 / expected as f64,
-    );
+    print_requests(&stack, expected);
     let timed = expected - first.as_ref().map_or(0, |(_, n, _)| *n);
     if let Some((_, _, before)) = &first {
-        let used: Vec<String> = cpu_by_role()
-            .into_iter()
-            .map(|(role, t)| {
-                let ms = (t - before.get(&role).copied().unwrap_or(0)) as f64 * 10.0;
-                format!("{role} {:.1}", ms / timed.max(1) as f64)
-            })
-            .collect();
-        println!(
-            "  CPU ms per posted order in steady state ({:.1} s of wall time, 2 cores = 2,000 ms/s): {}",
-            took.as_secs_f64(),
-            used.join(", ")
-        );
+        print_cpu(before, timed, took);
     }
     let pipeline = timed as f64 / took.as_secs_f64().max(1e-9);
     // The same count of messages the size of a canonical order event, through four stages.
@@ -378,6 +401,8 @@ async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeM
             "bench",
         );
         cfg.concurrency = 32;
+        // The sink's completion time is in the result: reading it late costs no accuracy.
+        cfg.fetch_wait_max_ms = Some(200);
         let (kafka, handler, stop, producer) = (
             stack.kafka.clone(),
             results.clone(),
@@ -420,6 +445,7 @@ async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeM
         bail!("the store has no customers or no products in stock to order");
     }
     let count = (rate * seconds) as usize;
+    let (cpu_before, started) = (cpu_by_role(), Instant::now());
     let every = Duration::from_secs_f64(1.0 / rate);
     let mut placed: HashMap<i64, chrono::DateTime<chrono::Utc>> = HashMap::new();
     let mut tick = tokio::time::interval(every);
@@ -460,6 +486,8 @@ async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeM
     }
     let load = sampler.finish();
     stop.cancel();
+    print_requests(&stack, placed.len());
+    print_cpu(&cpu_before, placed.len(), started.elapsed());
     let done = results.done.lock().clone();
     let mut ms: Vec<f64> = placed
         .iter()

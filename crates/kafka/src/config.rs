@@ -166,6 +166,10 @@ pub struct ConsumerConfig {
     pub commit_interval_ms: u64,
     /// How long shutdown waits for in-flight records before committing and exiting.
     pub drain_timeout_ms: u64,
+    /// This loop's `fetch.wait.max.ms`, instead of `kafka.fetch_wait_max_ms`: a loop whose
+    /// records are not on anyone's critical path fetches less often (on tansu every fetch
+    /// costs the broker a listing of the partition, records or not).
+    pub fetch_wait_max_ms: Option<u32>,
     pub retry: RetryPolicy,
 }
 
@@ -180,6 +184,7 @@ impl Default for ConsumerConfig {
             lane_capacity: 64,
             commit_interval_ms: 500,
             drain_timeout_ms: 10_000,
+            fetch_wait_max_ms: None,
             retry: RetryPolicy::default(),
         }
     }

@@ -490,3 +490,100 @@ async fn a_handler_ordering_key_gives_concurrency_within_one_kafka_key() -> Resu
     }
     Ok(())
 }
+
+/// Handles "look at key X again" records (later ones supersede earlier ones of the same
+/// key); the first record it gets waits until the test opens the gate.
+struct Refresher {
+    gate: tokio::sync::Semaphore,
+    handled: Mutex<Vec<(String, u32)>>,
+}
+
+impl Handler for Refresher {
+    fn later_supersedes(&self) -> bool {
+        true
+    }
+
+    async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+        let seq: u32 = String::from_utf8_lossy(record.payload())
+            .parse()
+            .map_err(|_| HandlerError::permanent("decode", "not a number"))?;
+        // The gate holds one permit per record let through.
+        let permit = self.gate.acquire().await;
+        if let Ok(p) = permit {
+            p.forget();
+        }
+        self.handled.lock().push((record.key_str(), seq));
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_with_a_later_one_of_its_key_queued_is_skipped_and_the_last_is_handled(
+) -> Result<()> {
+    let broker = Broker::start().await?;
+    let kafka = KafkaConfig::new(broker.bootstrap());
+    let topic = unique("refresh");
+    let mut cfg = ConsumerConfig::new(unique("group"), vec![topic.clone()], unique("stage"));
+    cfg.concurrency = 1;
+    ensure_topics(
+        &kafka,
+        &[
+            TopicSpec::new(&topic, 1),
+            TopicSpec::new(cfg.dlq_topic(), 1),
+        ],
+    )
+    .await?;
+    let producer = Producer::new(&kafka)?;
+    // Ten records of key a, then one of key b: all on the one lane, in this order.
+    for i in 0..10u32 {
+        producer
+            .send(OutgoingRecord::new(&topic, b"a", i.to_string().as_bytes()))
+            .await?;
+    }
+    producer
+        .send(OutgoingRecord::new(&topic, b"b", b"10"))
+        .await?;
+
+    let handler = Arc::new(Refresher {
+        gate: tokio::sync::Semaphore::new(0),
+        handled: Mutex::default(),
+    });
+    let handle = ConsumerHandle::new(&cfg.group_id);
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let (kafka, handler, handle, stop) =
+            (kafka.clone(), handler.clone(), handle.clone(), stop.clone());
+        async move { run_consumer(&kafka, cfg, handler, producer, handle, stop).await }
+    });
+    // Whatever reaches the handler waits at the gate until all eleven are dispatched.
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = handle.status().await;
+        if s.in_flight as u64 + s.records_total >= 11 {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < end, "not dispatched: {s:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handler.gate.add_permits(11);
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    while handle.status().await.records_total < 11 {
+        anyhow::ensure!(tokio::time::Instant::now() < end, "records not done");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = handle.status().await;
+    stop.cancel();
+    run.await??;
+
+    // a's records 1-8 were made redundant by 9, which was handled (record 0 too, when the
+    // lane had taken it before record 1 arrived); b's only record was handled.
+    let handled = handler.handled.lock().clone();
+    let last: Vec<(String, u32)> = vec![("a".into(), 9), ("b".into(), 10)];
+    assert!(
+        handled == last || handled[..] == [vec![("a".into(), 0)], last.clone()].concat()[..],
+        "handled {handled:?}"
+    );
+    assert_eq!(status.superseded, 11 - handled.len() as u64);
+    assert_eq!(status.records_total, 11);
+    Ok(())
+}

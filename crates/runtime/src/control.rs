@@ -127,6 +127,7 @@ impl ControlState {
             groups.push(s.group_id.clone());
             throughput.records_total += s.records_total;
             throughput.records_per_second += s.records_per_second;
+            throughput.superseded += s.superseded;
             errors.transient += s.transient_errors;
             errors.dead_lettered += s.dead_lettered;
             resp.lag.extend(s.lag.into_iter().map(|l| PartitionLag {

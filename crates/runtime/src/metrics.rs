@@ -86,6 +86,12 @@ pub fn render(s: &StatusResponse, counters: &[(CounterKey, u64)]) -> String {
         vec![(base.clone(), tp.records_per_second)],
     );
     add(
+        "superseded_total",
+        "counter",
+        "Records skipped because a later record of the same key made them redundant.",
+        vec![(base.clone(), tp.superseded as f64)],
+    );
+    add(
         "retries_total",
         "counter",
         "Transient failures retried.",
@@ -193,6 +199,7 @@ mod tests {
             throughput: Some(Throughput {
                 records_total: 42,
                 records_per_second: 1.5,
+                superseded: 3,
             }),
             connectors: vec![ConnectorHealth {
                 connection_id: "qbo \"1\"".into(),
@@ -218,6 +225,10 @@ mod tests {
         let text = render(&s, &counters);
         assert!(
             text.contains("nopbridge_records_total{service=\"connector-sink\"} 42"),
+            "{text}"
+        );
+        assert!(
+            text.contains("nopbridge_superseded_total{service=\"connector-sink\"} 3"),
             "{text}"
         );
         assert!(text.contains("nopbridge_connector_up{service=\"connector-sink\",connection=\"qbo \\\"1\\\"\",target=\"quickbooks_online\"} 0"), "{text}");

@@ -29,6 +29,11 @@ impl EmulatorHandle {
         self.shared.read(f)
     }
 
+    /// API requests served so far, by method and route (`GET /api-backend/Order/GetById/{id}`).
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.requests.lock().clone()
+    }
+
     /// Direct write access; events raised inside become webhooks.
     pub fn write<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         self.shared.write(f)

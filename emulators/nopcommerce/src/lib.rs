@@ -107,6 +107,7 @@ pub fn build_state(
         issuer,
         webhooks,
         generator: Mutex::new(generator),
+        requests: Mutex::default(),
     });
     shared.webhooks.enqueue(initial_events);
     Ok((shared, rx))
@@ -129,11 +130,39 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             faults::apply,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            count_request,
         ));
     Router::new()
         .merge(apis)
         .nest("/_emulator", control::router())
         .with_state(shared)
+}
+
+/// Counts each API request under its route (`GET /api-backend/Order/GetById/{id}`), so
+/// tests and benchmarks can tell how much a client asked.
+async fn count_request(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route: Vec<&str> = req
+        .uri()
+        .path()
+        .split('/')
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    let key = format!("{} {}", req.method(), route.join("/"));
+    *shared.requests.lock().entry(key).or_default() += 1;
+    next.run(req).await
 }
 
 /// Binds 127.0.0.1:`config.port` (0 = any free port), seeds the store and serves until

@@ -16,6 +16,8 @@ pub struct Shared {
     pub faults: FaultState,
     pub webhooks: Webhooks,
     pub generator: Mutex<Generator>,
+    /// API requests served, by method and route (numeric path segments as `{id}`).
+    pub requests: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Shared {

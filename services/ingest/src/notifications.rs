@@ -71,6 +71,13 @@ impl NotificationHandler {
 }
 
 impl Handler for NotificationHandler {
+    /// A notification only says "read entity X again", and notifications are keyed by
+    /// connection and entity: one still queued behind another of the same entity makes the
+    /// earlier one redundant (a store raises several for one order: placed, paid, status).
+    fn later_supersedes(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
         let conn_id = record.header_str(CONNECTION_HEADER).ok_or_else(|| {
             HandlerError::permanent("malformed_notification", "no nop_connection header")

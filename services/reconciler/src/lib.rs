@@ -59,6 +59,12 @@ pub type Config = ServiceConfig<Settings>;
 
 pub const NAME: &str = "reconciler";
 
+/// The ledger's consumer waits up to this long per fetch unless `consumer.fetch_wait_max_ms`
+/// says otherwise: results, dead letters and traces are not on the way from the store to the
+/// books, and fetching ten times less often spares the broker (on tansu a fetch costs a
+/// listing of every partition with new records).
+const FETCH_WAIT_MS: u32 = 100;
+
 /// Results and dead letters feed the ledger; order events and commands feed the trace.
 pub fn inputs() -> Vec<String> {
     let mut t = vec![topics::SINK_RESULTS.to_string()];
@@ -141,7 +147,8 @@ impl LedgerFeed {
     }
 }
 
-pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), ReconcilerError> {
+pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> Result<(), ReconcilerError> {
+    cfg.consumer.fetch_wait_max_ms.get_or_insert(FETCH_WAIT_MS);
     let url = cfg
         .service
         .database_url

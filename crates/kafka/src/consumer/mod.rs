@@ -23,7 +23,7 @@ use rdkafka::{
 };
 use status::Counters;
 use std::{
-    collections::{hash_map::DefaultHasher, VecDeque},
+    collections::{hash_map::DefaultHasher, HashMap, VecDeque},
     future::Future,
     hash::{Hash, Hasher},
     sync::{
@@ -73,6 +73,15 @@ pub trait Handler: Send + Sync + 'static {
     fn ordering_key(&self, _record: &Record) -> Option<Vec<u8>> {
         None
     }
+
+    /// True when a record makes every earlier record of its ordering key redundant, as a
+    /// "look at entity X again" notification does: the loop then skips a record whose key
+    /// already has a later record on its way to the same lane (that one is handled after
+    /// it, in order). The skipped record counts as done; nothing is lost, because the later
+    /// record stays uncommitted until it is handled.
+    fn later_supersedes(&self) -> bool {
+        false
+    }
 }
 
 type LoopConsumer = StreamConsumer<LoopContext>;
@@ -88,6 +97,9 @@ struct HandleInner {
     counters: Counters,
     paused: watch::Sender<bool>,
     tracker: Arc<Mutex<OffsetTracker>>,
+    /// With [`Handler::later_supersedes`]: per partition and ordering key, the offset of the
+    /// newest record dispatched and not yet handled.
+    newest: Mutex<HashMap<(Tp, u64), i64>>,
     /// Set while the loop runs; dropped at its end so the consumer leaves its group at once.
     consumer: Mutex<Option<Arc<LoopConsumer>>>,
 }
@@ -100,6 +112,7 @@ impl ConsumerHandle {
                 counters: Counters::default(),
                 paused: watch::channel(false).0,
                 tracker: Arc::default(),
+                newest: Mutex::default(),
                 consumer: Mutex::new(None),
             }),
         }
@@ -131,6 +144,7 @@ impl ConsumerHandle {
             group_id: self.inner.group_id.clone(),
             records_total: c.records.load(Ordering::Relaxed),
             records_per_second: c.rate(),
+            superseded: c.superseded.load(Ordering::Relaxed),
             transient_errors: c.transient.load(Ordering::Relaxed),
             dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
             paused: self.is_paused(),
@@ -250,6 +264,8 @@ fn commit<C: Consumer<X>, X: ConsumerContext>(
 struct Work {
     record: Record,
     generation: u64,
+    /// Hash of the record's ordering key.
+    key_hash: u64,
 }
 
 /// Runs until `shutdown` is cancelled: then stops fetching, lets the lanes finish what they
@@ -267,6 +283,9 @@ pub async fn run_consumer<H: Handler>(
         assignment_changed: AtomicBool::new(false),
     };
     let mut client = kafka.consumer_config()?;
+    if let Some(wait) = cfg.fetch_wait_max_ms {
+        client.set("fetch.wait.max.ms", wait.to_string());
+    }
     client
         .set("group.id", &cfg.group_id)
         .set("enable.auto.commit", "false")
@@ -406,9 +425,21 @@ async fn dispatch<H: Handler>(
         (None, Some(k)) => k.hash(&mut h),
         (None, None) => tp.hash(&mut h),
     }
-    let lane = (h.finish() % senders.len() as u64) as usize;
+    let key_hash = h.finish();
+    if handler.later_supersedes() {
+        handle
+            .inner
+            .newest
+            .lock()
+            .insert((tp, key_hash), record.offset);
+    }
+    let lane = (key_hash % senders.len() as u64) as usize;
     if senders[lane]
-        .send(Work { record, generation })
+        .send(Work {
+            record,
+            generation,
+            key_hash,
+        })
         .await
         .is_err()
     {
@@ -426,11 +457,26 @@ struct Lane<H> {
 
 impl<H: Handler> Lane<H> {
     async fn run(self: Arc<Self>, mut rx: mpsc::Receiver<Work>) {
-        while let Some(Work { record, generation }) = rx.recv().await {
-            // The handler runs inside the record's span, so what it produces continues the
-            // trace (see `OutgoingRecord::event`).
-            let span = crate::otel::consume_span(&record, &self.cfg.group_id);
-            if self.process(&record).instrument(span).await {
+        while let Some(Work {
+            record,
+            generation,
+            key_hash,
+        }) = rx.recv().await
+        {
+            let handled = if self.superseded(&record, key_hash) {
+                self.handle
+                    .inner
+                    .counters
+                    .superseded
+                    .fetch_add(1, Ordering::Relaxed);
+                true
+            } else {
+                // The handler runs inside the record's span, so what it produces continues
+                // the trace (see `OutgoingRecord::event`).
+                let span = crate::otel::consume_span(&record, &self.cfg.group_id);
+                self.process(&record).instrument(span).await
+            };
+            if handled {
                 let tp = (record.topic.clone(), record.partition);
                 self.handle
                     .inner
@@ -440,6 +486,23 @@ impl<H: Handler> Lane<H> {
                 self.handle.inner.counters.record_done();
             } else {
                 return;
+            }
+        }
+    }
+
+    /// True when a later record of the same key is already on its way to this lane (see
+    /// [`Handler::later_supersedes`]). The newest record of a key clears its entry.
+    fn superseded(&self, record: &Record, key_hash: u64) -> bool {
+        if !self.handler.later_supersedes() {
+            return false;
+        }
+        let key = ((record.topic.clone(), record.partition), key_hash);
+        let mut newest = self.handle.inner.newest.lock();
+        match newest.get(&key) {
+            Some(&offset) if offset > record.offset => true,
+            _ => {
+                newest.remove(&key);
+                false
             }
         }
     }

@@ -22,6 +22,8 @@ pub struct ConsumerStatus {
     pub group_id: String,
     pub records_total: u64,
     pub records_per_second: f64,
+    /// Records skipped as superseded (see `Handler::later_supersedes`), in `records_total`.
+    pub superseded: u64,
     pub transient_errors: u64,
     pub dead_lettered: u64,
     pub paused: bool,
@@ -34,6 +36,7 @@ const WINDOW: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) records: AtomicU64,
+    pub(crate) superseded: AtomicU64,
     pub(crate) transient: AtomicU64,
     pub(crate) dead_lettered: AtomicU64,
     /// (second, count) buckets over the last minute, for the rate.
