@@ -429,33 +429,57 @@ fn field_value<'a>(obj: &'a Object, path: &str) -> Option<&'a Value> {
     Some(current)
 }
 
-fn compare(value: &Value, lit: &Literal, case_insensitive: bool) -> Option<Ordering> {
-    match lit {
+/// A literal with what each row is compared against worked out once per query, not per row.
+struct Prepared<'a> {
+    lit: &'a Literal,
+    decimal: Option<rust_decimal::Decimal>,
+    datetime: Option<chrono::DateTime<chrono::Utc>>,
+    lower: String,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(lit: &'a Literal) -> Self {
+        match lit {
+            Literal::Num(n) | Literal::Str(n) => Self {
+                lit,
+                decimal: crate::json::parse_decimal(&Value::from(n.as_str())),
+                datetime: parse_datetime(n),
+                lower: n.to_lowercase(),
+            },
+            Literal::Bool(_) => Self {
+                lit,
+                decimal: None,
+                datetime: None,
+                lower: String::new(),
+            },
+        }
+    }
+}
+
+fn compare(value: &Value, p: &Prepared<'_>, case_insensitive: bool) -> Option<Ordering> {
+    match p.lit {
         Literal::Bool(b) => value.as_bool().map(|v| v.cmp(b)),
         Literal::Num(n) | Literal::Str(n) => {
-            if let (Some(a), Some(b)) = (
-                parse_decimal(value),
-                crate::json::parse_decimal(&Value::from(n.as_str())),
-            ) {
+            if let (Some(a), Some(b)) = (parse_decimal(value), p.decimal) {
                 if !matches!(value, Value::String(s) if s.contains('-')) {
                     return Some(a.cmp(&b));
                 }
             }
-            let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Bool(b) => b.to_string(),
-                Value::Number(n) => n.to_string(),
+            let text: std::borrow::Cow<'_, str> = match value {
+                Value::String(s) => s.as_str().into(),
+                Value::Bool(b) => b.to_string().into(),
+                Value::Number(n) => n.to_string().into(),
                 _ => return None,
             };
             if text.len() > 10 {
-                if let (Some(a), Some(b)) = (parse_datetime(&text), parse_datetime(n)) {
+                if let (Some(a), Some(b)) = (parse_datetime(&text), p.datetime) {
                     return Some(a.cmp(&b));
                 }
             }
             if case_insensitive {
-                Some(text.to_lowercase().cmp(&n.to_lowercase()))
+                Some(text.to_lowercase().cmp(&p.lower))
             } else {
-                Some(text.as_str().cmp(n.as_str()))
+                Some(text.as_ref().cmp(n.as_str()))
             }
         }
     }
@@ -490,12 +514,19 @@ fn like(value: &Value, pattern: &str, case_insensitive: bool) -> bool {
     rest.is_empty()
 }
 
-fn matches(obj: &Object, cond: &Cond, ci: bool) -> bool {
+/// A condition with its literals prepared.
+struct Check<'a> {
+    cond: &'a Cond,
+    values: Vec<Prepared<'a>>,
+}
+
+fn matches(obj: &Object, check: &Check<'_>, ci: bool) -> bool {
+    let cond = check.cond;
     let Some(value) = field_value(obj, &cond.field) else {
         return false;
     };
     match cond.op {
-        Op::In => cond
+        Op::In => check
             .values
             .iter()
             .any(|l| compare(value, l, ci) == Some(Ordering::Equal)),
@@ -504,7 +535,7 @@ fn matches(obj: &Object, cond: &Cond, ci: bool) -> bool {
             _ => false,
         },
         op => {
-            let Some(lit) = cond.values.first() else {
+            let Some(lit) = check.values.first() else {
                 return false;
             };
             match compare(value, lit, ci) {
@@ -575,10 +606,18 @@ pub fn execute(realm: &Realm, text: &str, cfg: &QueryConfig) -> Result<Value, Fa
     let ci = cfg.case_insensitive;
     // Name lists hide inactive records unless the query mentions Active.
     let default_active = kind.is_name_list() && !q.conds.iter().any(|c| c.field == "Active");
+    let checks: Vec<Check<'_>> = q
+        .conds
+        .iter()
+        .map(|cond| Check {
+            cond,
+            values: cond.values.iter().map(Prepared::new).collect(),
+        })
+        .collect();
     let mut rows: Vec<&Object> = realm
         .all(kind)
         .filter(|o| !default_active || o.get("Active").and_then(Value::as_bool) != Some(false))
-        .filter(|o| q.conds.iter().all(|c| matches(o, c, ci)))
+        .filter(|o| checks.iter().all(|c| matches(o, c, ci)))
         .collect();
     if q.select == Select::Count {
         return Ok(json!({"totalCount": rows.len()}));
