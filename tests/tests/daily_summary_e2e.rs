@@ -1,23 +1,26 @@
-//! Daily summaries into Dynamics GP, across services: the store's UK orders (store 3) are
-//! ingested, transform collects them per business day for a GP connection in
-//! `posting.mode: daily_summary` with `dynamics_gp.journal`, the days close (transform's
-//! clock moved past them), and connector-sink posts each day's summaries as GL journals
-//! while the GP emulator throttles, fails and drops connections after committing. Every
-//! paid order is in exactly one journal; each journal balances (debits = credits) and debits
-//! its clearing account with the day's takings for its payment method, to the cent. Then
-//! every day is re-published as after a crash between producing and marking it closed: the
-//! same commands again, and still one journal each.
+//! Daily summaries across services: a store's orders are ingested, transform collects them
+//! per business day for a back-office connection in `posting.mode: daily_summary`, the days
+//! close (transform's clock moved past them) and connector-sink posts each day's summaries
+//! while the back office's emulator throttles, fails and drops connections after
+//! committing. Every paid order is in exactly one document, each document holds the day's
+//! takings for its payment method to the cent, and no document is there twice. Then every
+//! day is published again as after a crash between producing and marking it closed: the
+//! same commands, and still one document each.
+//! - Dynamics GP (store 3, `dynamics_gp.journal`): balanced GL journals (debits = credits),
+//!   the takings debited to the method's clearing account.
+//! - QuickBooks Online (store 1): sales receipts of the fixed customer.
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
-use nopbridge_emu_dynamics_gp::{self as gp, EmulatorConfig as GpConfig, FaultConfig};
+use chrono::{DateTime, Duration as Days, Utc};
+use nopbridge_emu_dynamics_gp::{self as gp, EmulatorConfig as GpConfig};
 use nopbridge_emu_nopcommerce::{self as nop, EmulatorConfig as NopConfig, LiveConfig};
+use nopbridge_emu_quickbooks::{self as qbo, EmulatorConfig as QboConfig};
 use nopbridge_kafka::{ensure_topics, read_topic, CancellationToken, KafkaConfig, TopicSpec};
 use nopbridge_proto::commands::v1::{command::Body, Command, CommandResult};
 use nopbridge_proto::control::v1::{summaries_client::SummariesClient, ListDaysRequest};
 use nopbridge_testkit::{unique, Broker, TestDb};
 use prost::Message;
 use rust_decimal::Decimal;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::Connection as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -27,12 +30,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-const GP_STORE: i32 = 3;
-const COMPANY: &str = "TWO";
 /// nopCommerce PaymentStatus ids that mean the money was taken: Paid, PartiallyRefunded, Refunded.
 const TAKEN: [i32; 3] = [30, 35, 40];
 /// nopCommerce OrderStatus Cancelled (the mapping voids those: no summary).
 const CANCELLED: i32 = 40;
+const GP_COMPANY: &str = "TWO";
 
 fn cents(d: Decimal) -> i64 {
     (d * Decimal::from(100))
@@ -50,26 +52,113 @@ fn cents_of(v: &Value) -> i64 {
     s.parse::<Decimal>().map(cents).unwrap_or_default()
 }
 
-/// What the store says one paid UK order brings in: (business day in UTC, payment method,
-/// total in cents).
-fn takings(store: &nop::RunningEmulator) -> BTreeMap<i64, (String, String, i64)> {
+/// The back office under test.
+#[derive(Clone, Copy, PartialEq)]
+enum Target {
+    Gp,
+    Qbo,
+}
+
+impl Target {
+    fn store(self) -> i32 {
+        match self {
+            Target::Gp => 3,
+            Target::Qbo => 1,
+        }
+    }
+
+    /// The demo mapping's business days: UTC for GP, UTC-5 for QuickBooks.
+    fn utc_offset_minutes(self) -> i64 {
+        match self {
+            Target::Gp => 0,
+            Target::Qbo => -300,
+        }
+    }
+
+    fn commands_topic(self) -> &'static str {
+        match self {
+            Target::Gp => "sink.dynamics_gp.commands.v1",
+            Target::Qbo => "sink.quickbooks_online.commands.v1",
+        }
+    }
+
+    /// The demo mapping as a daily-summary connection (GP's summaries as GL journals).
+    fn mapping(self, conn: &str) -> Result<String> {
+        let (file, demo_id) = match self {
+            Target::Gp => ("gp-demo.yaml", "gp-uk-1"),
+            Target::Qbo => ("qbo-demo.yaml", "qbo-realm-1"),
+        };
+        let demo = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../config/mapping")
+                .join(file),
+        )?;
+        let mut edits = vec![
+            (
+                format!("connection_id: {demo_id}"),
+                format!("connection_id: {conn}"),
+            ),
+            ("  mode: per_order".into(), "  mode: daily_summary".into()),
+        ];
+        match self {
+            Target::Gp => edits.extend([
+                (
+                    "  match_rule: email_then_display_name".into(),
+                    "  match_rule: fixed\n  fixed_customer: WEBSALES".into(),
+                ),
+                (
+                    "  batch_prefix: WEB ".into(),
+                    "  journal:\n    clearing_accounts: { Payments.PayPalCommerce: \"000-1210-00\" }\n    \
+                     clearing_account: \"000-1200-00\"\n    tax_account: \"000-2310-00\"\n  batch_prefix: WEB "
+                        .into(),
+                ),
+            ]),
+            Target::Qbo => edits.push((
+                "  fixed_customer: \"\"".into(),
+                "  fixed_customer: \"Web Sales\"".into(),
+            )),
+        }
+        let mut text = demo;
+        for (from, to) in edits {
+            if !text.contains(&from) {
+                bail!("{file} has no {from:?} any more; adapt the test");
+            }
+            text = text.replacen(&from, &to, 1);
+        }
+        Ok(text)
+    }
+}
+
+/// What the store says one paid order brings in: (business day, payment method, takings in
+/// cents). QuickBooks posts reward points as a tender, so its takings include what the points
+/// paid (nopCommerce's order total is net of them); GP posts them as a line.
+fn takings(store: &nop::RunningEmulator, target: Target) -> BTreeMap<i64, (String, String, i64)> {
     store.handle().read(|st| {
         st.orders
             .iter()
             .filter(|o| {
                 !o.deleted
-                    && o.store_id == GP_STORE
+                    && o.store_id == target.store()
                     && TAKEN.contains(&o.payment_status_id)
                     && o.order_status_id != CANCELLED
             })
             .map(|o| {
-                let day = o.paid_date_utc.unwrap_or(o.created_on_utc).date_naive();
+                let points = o
+                    .redeemed_reward_points_entry_id
+                    .and_then(|id| st.reward_points.iter().find(|r| r.id == id))
+                    .map_or(Decimal::ZERO, |r| r.used_amount);
+                let total = match target {
+                    Target::Qbo => o.order_total + points,
+                    Target::Gp => o.order_total,
+                };
+                let paid = o.paid_date_utc.unwrap_or(o.created_on_utc)
+                    + Days::minutes(target.utc_offset_minutes());
                 (
                     i64::from(o.id),
                     (
-                        day.to_string(),
+                        paid.date_naive().to_string(),
                         o.payment_method_system_name.clone(),
-                        cents(o.order_total),
+                        cents(total),
                     ),
                 )
             })
@@ -125,44 +214,241 @@ fn common(bootstrap: &str, group: &str, topics: &[&str], dlq: &str, grpc: u16) -
     )
 }
 
-/// The demo GP mapping (config/mapping/gp-demo.yaml) as a daily-summary connection whose
-/// summaries are GL journals.
-fn journal_mapping(conn: &str) -> Result<String> {
-    let demo = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/mapping/gp-demo.yaml"),
-    )?;
-    let edits = [
-        ("connection_id: gp-uk-1", format!("connection_id: {conn}")),
-        ("  mode: per_order", "  mode: daily_summary".to_string()),
-        (
-            "  match_rule: email_then_display_name",
-            "  match_rule: fixed\n  fixed_customer: WEBSALES".to_string(),
-        ),
-        (
-            "  batch_prefix: WEB ",
-            "  journal:\n    clearing_accounts: { Payments.PayPalCommerce: \"000-1210-00\" }\n    \
-             clearing_account: \"000-1200-00\"\n    tax_account: \"000-2310-00\"\n  batch_prefix: WEB "
-                .to_string(),
-        ),
-    ];
-    let mut text = demo;
-    for (from, to) in edits {
-        if !text.contains(from) {
-            bail!("gp-demo.yaml has no {from:?} any more; adapt the test");
-        }
-        text = text.replacen(from, &to, 1);
+/// Throttling, 5xx and answers lost after the write, on both emulators.
+fn gp_faults() -> gp::FaultConfig {
+    gp::FaultConfig {
+        throttle_probability: 0.03,
+        unavailable_probability: 0.03,
+        server_error_probability: 0.03,
+        drop_after_probability: 0.1,
+        retry_after_secs: 1,
+        seed: Some(7),
+        ..gp::FaultConfig::default()
     }
-    Ok(text)
 }
 
-struct Services {
-    stop: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+fn qbo_faults() -> qbo::FaultConfig {
+    qbo::FaultConfig {
+        throttle_probability: 0.03,
+        unavailable_probability: 0.03,
+        server_error_probability: 0.03,
+        drop_after_probability: 0.1,
+        seed: Some(7),
+        ..qbo::FaultConfig::default()
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_method() -> Result<()>
-{
+/// The back office's emulator, set up as the demo mapping expects, with faults on.
+enum Books {
+    Gp(gp::RunningEmulator),
+    Qbo(qbo::RunningEmulator, String),
+}
+
+impl Books {
+    async fn start(target: Target) -> Result<Self> {
+        Ok(match target {
+            Target::Gp => {
+                let mut company = gp::CompanyConfig {
+                    name: GP_COMPANY.into(),
+                    ..gp::CompanyConfig::default()
+                };
+                company.tax_details.push("VAT7R".into());
+                let books = gp::spawn(GpConfig {
+                    companies: vec![company],
+                    ..GpConfig::default()
+                })
+                .await?;
+                books.handle().set_faults(gp_faults());
+                Books::Gp(books)
+            }
+            Target::Qbo => {
+                let books = qbo::spawn(QboConfig {
+                    time_scale: 60.0,
+                    ..QboConfig::default()
+                })
+                .await?;
+                let realm = books.default_realm();
+                set_up_company(&books, &realm).await?;
+                books.handle().set_faults(qbo_faults());
+                Books::Qbo(books, realm)
+            }
+        })
+    }
+
+    /// connector-sink's `[[service.…]]` section for `conn`.
+    fn sink_section(&self, conn: &str) -> String {
+        match self {
+            Books::Gp(books) => format!(
+                "[[service.dynamics_gp]]\nconnection_id = \"{conn}\"\nendpoint = \"{}\"\n\
+                 shared_secret = \"{}\"\nhome_currency = \"GBP\"\n\
+                 currency_ids = {{ USD = \"Z-US$\", EUR = \"Z-EURO\" }}\nsale_document = \"invoice\"\n\
+                 site = \"MAIN\"\nbatch_prefix = \"WEB\"\ncheckbook = \"UPTOWN TRUST\"\n\
+                 tax_details = {{ \"20\" = \"UKVAT20S\", \"5\" = \"UKVAT5S\", \"7\" = \"VAT7R\", \"0\" = \"UKVAT0S\" }}\n\
+                 [service.dynamics_gp.doc_ids]\ninvoice = \"STDINV\"\norder = \"STDORD\"\nreturn = \"STDRTN\"\n\
+                 [service.dynamics_gp.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 400\nmax_attempts = 8\n\
+                 throttle_wait_ms = 200\nrequest_timeout_ms = 10000\n",
+                books.econnect_url(GP_COMPANY),
+                books.handle().shared_secret(),
+            ),
+            Books::Qbo(books, realm) => format!(
+                "[[service.quickbooks]]\nconnection_id = \"{conn}\"\nrealm_id = \"{realm}\"\n\
+                 base_url = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"emulator-client\"\n\
+                 client_secret = \"emulator-secret\"\nrefresh_token = \"{}\"\n\
+                 home_currency = \"USD\"\ncreate_missing_items = true\n\
+                 [service.quickbooks.limits]\nwindow_ms = 1000\n\
+                 [service.quickbooks.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 500\nrequest_timeout_ms = 10000\n\
+                 throttle_wait_ms = 1000\n",
+                books.base_url(),
+                books.token_url(),
+                books.handle().issue_tokens(realm).refresh_token,
+            ),
+        }
+    }
+
+    /// Every document the summaries became: GP journals, QuickBooks sales receipts.
+    fn documents(&self) -> Vec<Value> {
+        match self {
+            Books::Gp(books) => books.handle().journals(GP_COMPANY),
+            Books::Qbo(books, realm) => books.handle().entities(realm, "SalesReceipt"),
+        }
+    }
+
+    fn faults_seen(&self) -> String {
+        match self {
+            Books::Gp(b) => format!("{:?}", b.handle().counters()),
+            Books::Qbo(b, _) => format!("{:?}", b.handle().counters()),
+        }
+    }
+
+    /// Checks the one document of a summary command and returns the orders it holds.
+    fn check(
+        &self,
+        docs: &[Value],
+        cmd: &Command,
+        want: &BTreeMap<i64, (String, String, i64)>,
+    ) -> Result<Vec<i64>> {
+        let Some(Body::PostSale(sale)) = &cmd.body else {
+            bail!("not a summary: {cmd:?}");
+        };
+        let key = sale.summary.as_ref().context("summary key")?;
+        let order = cmd.order.as_ref().context("orders")?;
+        let reference = order.document_number.to_ascii_uppercase();
+        let number = |d: &Value| match self {
+            Books::Gp(_) => d["header"]["REFRENCE"].as_str().map(str::to_string),
+            Books::Qbo(..) => d["DocNumber"].as_str().map(str::to_string),
+        };
+        let mine: Vec<&Value> = docs
+            .iter()
+            .filter(|d| number(d).is_some_and(|n| n.trim().eq_ignore_ascii_case(&reference)))
+            .collect();
+        let [doc] = mine.as_slice() else {
+            bail!("{reference}: {} documents", mine.len());
+        };
+        let mut store_takings = 0;
+        for id in &order.included_order_ids {
+            let (day, method, total) = want.get(id).context("a paid order of the store")?;
+            assert_eq!(
+                (day, method),
+                (&key.date, &key.store_payment_method),
+                "order {id}"
+            );
+            store_takings += total;
+        }
+        let takings = match self {
+            Books::Gp(_) => {
+                let lines = doc["lines"].as_array().context("lines")?;
+                let side = |k: &str| -> i64 { lines.iter().map(|l| cents_of(&l[k])).sum() };
+                assert_eq!(
+                    side("DEBITAMT"),
+                    side("CRDTAMNT"),
+                    "{reference} balances: {lines:?}"
+                );
+                let clearing = if key.store_payment_method == "Payments.PayPalCommerce" {
+                    "000-1210-00"
+                } else {
+                    "000-1200-00"
+                };
+                lines
+                    .iter()
+                    .filter(|l| l["ACTNUMST"].as_str().map(str::trim) == Some(clearing))
+                    .map(|l| cents_of(&l["DEBITAMT"]))
+                    .sum()
+            }
+            Books::Qbo(..) => {
+                assert_eq!(
+                    doc["CustomerRef"]["name"].as_str().map(str::trim),
+                    Some("Web Sales"),
+                    "{reference}: the fixed customer"
+                );
+                cents_of(&doc["TotalAmt"])
+            }
+        };
+        assert_eq!(
+            takings, store_takings,
+            "{reference}: the day's takings to the cent"
+        );
+        Ok(order.included_order_ids.clone())
+    }
+}
+
+/// The company setup the demo mapping expects (config/qbo-demo-company.json), made through
+/// the API as an accountant would.
+async fn set_up_company(books: &qbo::RunningEmulator, realm: &str) -> Result<()> {
+    let setup: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/qbo-demo-company.json"
+    ))?)?;
+    let token = books.handle().issue_tokens(realm).access_token;
+    let http = reqwest::Client::new();
+    for entity in ["Account", "PaymentMethod", "Item"] {
+        for mut body in setup[entity].as_array().cloned().unwrap_or_default() {
+            if let Some(name) = body
+                .get("IncomeAccount")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            {
+                let id = books
+                    .handle()
+                    .entities(realm, "Account")
+                    .into_iter()
+                    .find(|a| a["Name"] == name.as_str())
+                    .map(|a| a["Id"].clone())
+                    .with_context(|| format!("account {name}"))?;
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("IncomeAccount");
+                    o.insert("IncomeAccountRef".into(), json!({ "value": id }));
+                }
+            }
+            let r = http
+                .post(format!(
+                    "{}/{}",
+                    books.company_url(realm),
+                    entity.to_ascii_lowercase()
+                ))
+                .bearer_auth(&token)
+                .header("accept", "application/json")
+                .json(&body)
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!(
+                    "setting up {entity} {body}: {} {}",
+                    r.status(),
+                    r.text().await?
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn one_document_per_day_and_method(target: Target) -> Result<()> {
+    if std::env::var_os("E2E_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_test_writer()
+            .try_init();
+    }
     let orders: usize = std::env::var("DAILY_SUMMARY_ORDERS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -185,42 +471,24 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
         ..NopConfig::default()
     })
     .await?;
-    let mut company = gp::CompanyConfig {
-        name: COMPANY.into(),
-        ..gp::CompanyConfig::default()
-    };
-    company.tax_details.push("VAT7R".into());
-    let books = gp::spawn(GpConfig {
-        companies: vec![company],
-        ..GpConfig::default()
-    })
-    .await?;
-    books.handle().set_faults(FaultConfig {
-        throttle_probability: 0.03,
-        unavailable_probability: 0.03,
-        server_error_probability: 0.03,
-        drop_after_probability: 0.1,
-        retry_after_secs: 1,
-        seed: Some(7),
-        ..FaultConfig::default()
-    });
-    let want = takings(&store);
+    let books = Books::start(target).await?;
+    let want = takings(&store, target);
     if want.len() < 10 {
-        bail!("the seeded store has only {} paid UK orders", want.len());
+        bail!("the seeded store has only {} paid orders", want.len());
     }
 
     let s = format!("-{}", unique("ds"));
     let t = |base: &str| format!("{base}{s}");
-    let conn = unique("gp");
+    let conn = unique("books");
     let (orders_topic, notifications) = (t("canonical.order.v1"), t("ingest.notifications.v1"));
-    let gp_commands = t("sink.dynamics_gp.commands.v1");
+    let commands_topic = t(target.commands_topic());
     let (dlq_ingest, dlq_transform, dlq_sink) = (
         t("dlq.ingest.v1"),
         t("dlq.transform.v1"),
         t("dlq.connector_sink.v1"),
     );
     let results = nopbridge_runtime::topics::SINK_RESULTS;
-    let mut specs: Vec<TopicSpec> = [&orders_topic, &gp_commands]
+    let mut specs: Vec<TopicSpec> = [&orders_topic, &commands_topic]
         .iter()
         .map(|t| TopicSpec::new(*t, 3))
         .collect();
@@ -232,19 +500,20 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
 
     let dir = tempfile::tempdir()?;
     let bootstrap = broker.bootstrap();
-    let mapping = dir.path().join("gp.yaml");
-    std::fs::write(&mapping, journal_mapping(&conn)?)?;
+    let mapping = dir.path().join("books.yaml");
+    std::fs::write(&mapping, target.mapping(&conn)?)?;
     let ingest = dir.path().join("ingest.toml");
     std::fs::write(
         &ingest,
         format!(
             "{}[service]\ndatabase_url = \"{}\"\ntopic_suffix = \"{s}\"\nwebhook_secret = \"unused\"\n\
-             [[service.connections]]\nid = \"shop-uk\"\ntenant = \"acme\"\nstore_id = {GP_STORE}\n\
+             [[service.connections]]\nid = \"shop\"\ntenant = \"acme\"\nstore_id = {}\n\
              base_url = \"{}\"\nusername = \"admin\"\npassword = \"admin-password\"\n\
              backfill_from = \"2000-01-01T00:00:00Z\"\npoll_interval_ms = 500\nrepoll_interval_ms = 2000\n\
              country_codes = {{ 1 = \"US\", 74 = \"FR\", 80 = \"GB\", 81 = \"DE\" }}\n",
             common(bootstrap, &unique("ingest"), &[&notifications], &dlq_ingest, 0),
             ingest_db.url,
+            target.store(),
             store.base_url(),
         ),
     )?;
@@ -270,19 +539,10 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
     std::fs::write(
         &sink,
         format!(
-            "{}[service]\ndatabase_url = \"{}\"\n\
-             [[service.dynamics_gp]]\nconnection_id = \"{conn}\"\nendpoint = \"{}\"\n\
-             shared_secret = \"{}\"\nhome_currency = \"GBP\"\n\
-             currency_ids = {{ USD = \"Z-US$\", EUR = \"Z-EURO\" }}\nsale_document = \"invoice\"\n\
-             site = \"MAIN\"\nbatch_prefix = \"WEB\"\ncheckbook = \"UPTOWN TRUST\"\n\
-             tax_details = {{ \"20\" = \"UKVAT20S\", \"5\" = \"UKVAT5S\", \"7\" = \"VAT7R\", \"0\" = \"UKVAT0S\" }}\n\
-             [service.dynamics_gp.doc_ids]\ninvoice = \"STDINV\"\norder = \"STDORD\"\nreturn = \"STDRTN\"\n\
-             [service.dynamics_gp.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 400\nmax_attempts = 8\n\
-             throttle_wait_ms = 200\nrequest_timeout_ms = 10000\n",
-            common(bootstrap, &unique("sink"), &[&gp_commands], &dlq_sink, 0),
+            "{}[service]\ndatabase_url = \"{}\"\n{}",
+            common(bootstrap, &unique("sink"), &[&commands_topic], &dlq_sink, 0),
             sink_db.url,
-            books.econnect_url(COMPANY),
-            books.handle().shared_secret(),
+            books.sink_section(&conn),
         ),
     )?;
 
@@ -292,29 +552,26 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
     let tick = clock.clone();
     use nopbridge_runtime::config::load;
     let stop = CancellationToken::new();
-    let services = Services {
-        tasks: vec![
-            spawn(
-                "ingest",
-                nopbridge_ingest::run(load(Some(ingest))?, stop.clone()),
+    let tasks = vec![
+        spawn(
+            "ingest",
+            nopbridge_ingest::run(load(Some(ingest))?, stop.clone()),
+        ),
+        spawn(
+            "transform",
+            nopbridge_transform::run_with_clock(
+                load(Some(transform))?,
+                Arc::new(move || {
+                    DateTime::from_timestamp(tick.load(Ordering::SeqCst), 0).unwrap_or_default()
+                }),
+                stop.clone(),
             ),
-            spawn(
-                "transform",
-                nopbridge_transform::run_with_clock(
-                    load(Some(transform))?,
-                    Arc::new(move || {
-                        DateTime::from_timestamp(tick.load(Ordering::SeqCst), 0).unwrap_or_default()
-                    }),
-                    stop.clone(),
-                ),
-            ),
-            spawn(
-                "connector-sink",
-                nopbridge_connector_sink::run(load(Some(sink))?, stop.clone()),
-            ),
-        ],
-        stop,
-    };
+        ),
+        spawn(
+            "connector-sink",
+            nopbridge_connector_sink::run(load(Some(sink))?, stop.clone()),
+        ),
+    ];
     let api_url = format!("http://127.0.0.1:{transform_port}");
     let api = eventually("transform serving", Duration::from_secs(60), || async {
         Ok(SummariesClient::connect(api_url.clone()).await.ok())
@@ -337,9 +594,11 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
         }
     };
 
+    let started = std::time::Instant::now();
+    let phase = |what: &str| eprintln!("{:>6.1}s {what}", started.elapsed().as_secs_f64());
     // Every paid order collected under its day (nothing dead-lettered on the way).
     eventually(
-        "every paid UK order collected",
+        "every paid order collected",
         Duration::from_secs(600),
         || async {
             let n: u32 = list(false).await?.iter().map(|d| d.orders).sum();
@@ -347,6 +606,7 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
         },
     )
     .await?;
+    phase("collected");
     let days: BTreeSet<String> = want.values().map(|(d, _, _)| d.clone()).collect();
     assert_eq!(
         list(false).await?.len(),
@@ -362,100 +622,52 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
         Ok((open.is_empty() && all.len() == days.len()).then_some(all))
     })
     .await?;
+    phase("closed");
     let summaries: u32 = closed.iter().map(|d| d.summaries).sum();
     let in_summaries: u32 = closed.iter().map(|d| d.orders).sum();
     assert_eq!(in_summaries as usize, want.len(), "{closed:?}");
     assert!(closed.iter().all(|d| d.dead_lettered == 0), "{closed:?}");
 
-    let journals_of = |books: &gp::RunningEmulator| books.handle().journals(COMPANY);
     eventually(
-        "a journal per summary",
+        "a document per summary",
         Duration::from_secs(600),
-        || async { Ok((journals_of(&books).len() >= summaries as usize).then_some(())) },
+        || async { Ok((books.documents().len() >= summaries as usize).then_some(())) },
     )
     .await?;
 
-    // The summary commands transform produced: reference → (day, method, orders).
-    let commands: Vec<Command> = read_topic(&kafka, &gp_commands, 100_000, Duration::from_secs(5))
-        .await?
-        .iter()
-        .filter_map(|r| Command::decode(r.payload()).ok())
-        .collect();
+    phase("posted");
+    // The summary commands transform produced, each checked against its one document.
+    let commands: Vec<Command> =
+        read_topic(&kafka, &commands_topic, 100_000, Duration::from_secs(5))
+            .await?
+            .iter()
+            .filter_map(|r| Command::decode(r.payload()).ok())
+            .collect();
     assert_eq!(
         commands.len(),
         summaries as usize,
         "one command per summary"
     );
-    let check_books = |commands: &[Command]| -> Result<()> {
-        let journals = journals_of(&books);
+    let check_books = || -> Result<()> {
+        let docs = books.documents();
         assert_eq!(
-            journals.len(),
+            docs.len(),
             commands.len(),
-            "one journal per summary, never two"
+            "one document per summary, never two"
         );
         let mut seen: BTreeSet<i64> = BTreeSet::new();
-        for cmd in commands {
-            let Some(Body::PostSale(sale)) = &cmd.body else {
-                bail!("not a summary: {cmd:?}");
-            };
-            let key = sale.summary.as_ref().context("summary key")?;
-            let reference = cmd
-                .order
-                .as_ref()
-                .map(|o| o.document_number.to_ascii_uppercase())
-                .unwrap_or_default();
-            let mine: Vec<&Value> = journals
-                .iter()
-                .filter(|j| {
-                    j["header"]["REFRENCE"]
-                        .as_str()
-                        .is_some_and(|r| r.trim().eq_ignore_ascii_case(&reference))
-                })
-                .collect();
-            let [j] = mine.as_slice() else {
-                bail!("{reference}: {} journals", mine.len());
-            };
-            let lines = j["lines"].as_array().context("lines")?;
-            let side = |k: &str| -> i64 { lines.iter().map(|l| cents_of(&l[k])).sum() };
-            assert_eq!(
-                side("DEBITAMT"),
-                side("CRDTAMNT"),
-                "{reference} balances: {lines:?}"
-            );
-            let clearing = if key.store_payment_method == "Payments.PayPalCommerce" {
-                "000-1210-00"
-            } else {
-                "000-1200-00"
-            };
-            let takings: i64 = lines
-                .iter()
-                .filter(|l| l["ACTNUMST"].as_str().map(str::trim) == Some(clearing))
-                .map(|l| cents_of(&l["DEBITAMT"]))
-                .sum();
-            let ids = &cmd.order.as_ref().context("orders")?.included_order_ids;
-            let mut store_takings = 0;
-            for id in ids {
-                let (day, method, total) = want.get(id).context("a paid UK order")?;
-                assert_eq!(
-                    (day, method),
-                    (&key.date, &key.store_payment_method),
-                    "order {id}"
-                );
-                store_takings += total;
-                assert!(seen.insert(*id), "order {id} in two summaries");
+        for cmd in &commands {
+            for id in books.check(&docs, cmd, &want)? {
+                assert!(seen.insert(id), "order {id} in two summaries");
             }
-            assert_eq!(
-                takings, store_takings,
-                "{reference}: the day's takings to the cent"
-            );
         }
-        assert_eq!(seen.len(), want.len(), "every paid order in a journal");
+        assert_eq!(seen.len(), want.len(), "every paid order in a document");
         Ok(())
     };
-    check_books(&commands)?;
+    check_books()?;
 
     // As if transform had died after producing every day and before marking them closed:
-    // each day is published again, byte for byte, and GP still holds one journal each.
+    // each day is published again, byte for byte, and the books still hold one document each.
     let mut pg = sqlx::PgConnection::connect(&transform_db.url).await?;
     sqlx::query(
         "UPDATE summary_days SET state = 'closing', closed_at = NULL WHERE connection_id = $1",
@@ -482,7 +694,8 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
         },
     )
     .await?;
-    let again: Vec<Command> = read_topic(&kafka, &gp_commands, 100_000, Duration::from_secs(5))
+    phase("published again and answered");
+    let again: Vec<Command> = read_topic(&kafka, &commands_topic, 100_000, Duration::from_secs(5))
         .await?
         .iter()
         .filter_map(|r| Command::decode(r.payload()).ok())
@@ -496,25 +709,38 @@ async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_met
         ids,
         "the same commands again"
     );
-    check_books(&commands)?;
+    check_books()?;
     let dead = read_topic(&kafka, &dlq_sink, 1000, Duration::from_secs(3)).await?;
     assert!(
         dead.is_empty(),
-        "nothing dead-lettered by the sink: {}",
-        dead.len()
+        "nothing dead-lettered by the sink: {:?}",
+        dead.iter()
+            .map(|d| d.header_str("dlq_error_message"))
+            .collect::<Vec<_>>()
     );
-    let counters = books.handle().counters();
-    assert!(counters.dropped > 0, "faults were injected: {counters:?}");
     eprintln!(
-        "{} paid UK orders over {} days: {} journals, each posted once and found again; GP {counters:?}",
+        "{} paid orders over {} days: {} documents, each posted once and found again; {}",
         want.len(),
         days.len(),
-        commands.len()
+        commands.len(),
+        books.faults_seen()
     );
 
-    services.stop.cancel();
-    for t in services.tasks {
+    stop.cancel();
+    for t in tasks {
         let _ = t.await;
     }
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gp_daily_summary_connection_gets_one_balanced_journal_per_day_and_method() -> Result<()>
+{
+    one_document_per_day_and_method(Target::Gp).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quickbooks_daily_summary_connection_gets_one_sales_receipt_per_day_and_method(
+) -> Result<()> {
+    one_document_per_day_and_method(Target::Qbo).await
 }
