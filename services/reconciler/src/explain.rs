@@ -20,6 +20,12 @@ pub fn explain(error_class: &str) -> &'static str {
             "The connection's credentials were refused (the refresh token was revoked or expired). \
              Reconnect the connection, then replay."
         }
+        "late_order" | "late_change" | "not_in_summary" => {
+            "A daily-summary connection already posted the order's business day without it (or \
+             with an earlier version): nopbridge will not post it again. Record the order, or the \
+             difference, in the books by hand; replaying it only dead-letters it again \
+             (services/transform/README.md, \"Late orders\")."
+        }
         "decode" | "contract" => {
             "The record does not match the topic's contract (a producer bug or a wrong topic). \
              Replaying will fail the same way; report it with the trace."
@@ -43,6 +49,7 @@ mod tests {
             "reference",
             "auth",
             "decode",
+            "late_order",
             "x",
         ] {
             let text = explain(class);
@@ -52,5 +59,6 @@ mod tests {
             );
         }
         assert_ne!(explain("decode"), explain("validation"));
+        assert!(explain("late_change").contains("by hand"));
     }
 }
