@@ -130,6 +130,7 @@ fn summary_mapping() -> Result<String> {
     Ok(text)
 }
 
+#[derive(Clone)]
 struct Harness {
     kafka: KafkaConfig,
     producer: Producer,
@@ -141,6 +142,94 @@ struct Harness {
     port: u16,
     /// Highest offset produced per partition of the source topic.
     sent: BTreeMap<i32, i64>,
+}
+
+/// What a test's transforms share: the broker, the database, the topics and the files.
+struct Fixture {
+    _broker: Broker,
+    db: TestDb,
+    dir: tempfile::TempDir,
+    bootstrap: String,
+    group: String,
+    mapping: std::path::PathBuf,
+    suffix: String,
+}
+
+impl Fixture {
+    /// A transform config listening on a port of its own (same group, topics and database).
+    fn replica(&self, h: &Harness, name: &str, check_ms: u64) -> Result<Harness> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let config = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[kafka]\nbootstrap_servers = \"{}\"\n[grpc]\nlisten = \"127.0.0.1:{port}\"\n\
+                 [consumer]\ngroup_id = \"{}\"\ntopics = [\"{}\"]\ndlq_topic = \"{}\"\n\
+                 commit_interval_ms = 100\n\
+                 [service]\nmapping_files = [\"{}\"]\ncommand_topic_suffix = \"{}\"\n\
+                 database_url = \"{}\"\nsummary_check_interval_ms = {check_ms}\n",
+                self.bootstrap,
+                self.group,
+                h.source,
+                h.dlq,
+                self.mapping.display(),
+                self.suffix,
+                self.db.url,
+            ),
+        )?;
+        Ok(Harness {
+            config,
+            port,
+            ..h.clone()
+        })
+    }
+}
+
+/// A broker, a database, the topics and one transform's config (not started).
+async fn fixture(check_ms: u64) -> Result<(Fixture, Harness)> {
+    let broker = Broker::start().await?;
+    let db = TestDb::create().await?;
+    let kafka = broker.kafka_config();
+    let (source, suffix, dlq) = (
+        unique("canonical.order"),
+        format!("-{}", unique("t")),
+        unique("dlq.transform"),
+    );
+    let commands = format!("sink.quickbooks_online.commands.v1{suffix}");
+    ensure_topics(
+        &kafka,
+        &[
+            TopicSpec::new(&source, 2),
+            TopicSpec::new(&commands, 1),
+            TopicSpec::new(&dlq, 1),
+        ],
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let mapping = dir.path().join("qbo.yaml");
+    std::fs::write(&mapping, summary_mapping()?)?;
+    let f = Fixture {
+        bootstrap: broker.bootstrap().to_string(),
+        _broker: broker,
+        db,
+        dir,
+        group: unique("transform"),
+        mapping,
+        suffix,
+    };
+    let base = Harness {
+        producer: Producer::new(&kafka)?,
+        kafka,
+        source,
+        commands,
+        dlq,
+        config: std::path::PathBuf::new(),
+        clock: Arc::new(AtomicI64::new(START)),
+        port: 0,
+        sent: BTreeMap::new(),
+    };
+    let h = f.replica(&base, "transform", check_ms)?;
+    Ok((f, h))
 }
 
 impl Harness {
@@ -304,54 +393,7 @@ fn summaries(records: &[Record]) -> Vec<Posted> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn days_close_once_post_one_summary_per_group_and_late_orders_are_dead_lettered() -> Result<()>
 {
-    let broker = Broker::start().await?;
-    let db = TestDb::create().await?;
-    let kafka = broker.kafka_config();
-    let (source, suffix, dlq) = (
-        unique("canonical.order"),
-        format!("-{}", unique("t")),
-        unique("dlq.transform"),
-    );
-    let commands = format!("sink.quickbooks_online.commands.v1{suffix}");
-    ensure_topics(
-        &kafka,
-        &[
-            TopicSpec::new(&source, 2),
-            TopicSpec::new(&commands, 1),
-            TopicSpec::new(&dlq, 1),
-        ],
-    )
-    .await?;
-    let dir = tempfile::tempdir()?;
-    let mapping = dir.path().join("qbo.yaml");
-    std::fs::write(&mapping, summary_mapping()?)?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let config = dir.path().join("transform.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[kafka]\nbootstrap_servers = \"{}\"\n[grpc]\nlisten = \"127.0.0.1:{port}\"\n\
-             [consumer]\ngroup_id = \"{}\"\ntopics = [\"{source}\"]\ndlq_topic = \"{dlq}\"\n\
-             commit_interval_ms = 100\n\
-             [service]\nmapping_files = [\"{}\"]\ncommand_topic_suffix = \"{suffix}\"\n\
-             database_url = \"{}\"\nsummary_check_interval_ms = 100\n",
-            broker.bootstrap(),
-            unique("transform"),
-            mapping.display(),
-            db.url,
-        ),
-    )?;
-    let mut h = Harness {
-        producer: Producer::new(&kafka)?,
-        kafka,
-        source,
-        commands,
-        dlq,
-        config,
-        clock: Arc::new(AtomicI64::new(START)),
-        port,
-        sent: BTreeMap::new(),
-    };
+    let (f, mut h) = fixture(100).await?;
     let (stop, run) = h.start()?;
 
     // Day 1 (2024-03-14): 1003 arrives first as a card payment, then paid by PayPal (its
@@ -598,7 +640,7 @@ async fn days_close_once_post_one_summary_per_group_and_late_orders_are_dead_let
 
     // A close cut short after producing (the day still `closing`) produces the very same
     // commands again, which the sinks take once.
-    let mut pg = sqlx::PgConnection::connect(&db.url).await?;
+    let mut pg = sqlx::PgConnection::connect(&f.db.url).await?;
     sqlx::query(
         "UPDATE summary_days SET state = 'closing', closed_at = NULL \
          WHERE connection_id = $1 AND business_date = '2024-03-15'",
@@ -623,5 +665,62 @@ async fn days_close_once_post_one_summary_per_group_and_late_orders_are_dead_let
 
     stop.cancel();
     run.await?;
+    Ok(())
+}
+
+/// Two transforms on one database, their closers racing every 20 ms: each day is closed by
+/// one of them, and each summary produced once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_close_each_day_once() -> Result<()> {
+    let (f, mut h) = fixture(20).await?;
+    let other = f.replica(&h, "replica-2", 20)?;
+    let (stop1, run1) = h.start()?;
+    let (stop2, run2) = other.start()?;
+    // Four days, two payment methods, three orders each.
+    let mut id = 5000;
+    for day in 0..4 {
+        for method in ["Payments.Manual", "Payments.PayPalCommerce"] {
+            for _ in 0..3 {
+                id += 1;
+                h.send(&paid(id, DAY1_PAID + day * 86_400, method), &[])
+                    .await?;
+            }
+        }
+    }
+    eventually("24 orders collected over 4 days", || async {
+        let days = h.days().await?;
+        let n: u32 = days.iter().map(|d| d.orders).sum();
+        Ok((days.len() == 4 && n == 24).then_some(()))
+    })
+    .await?;
+    // 2024-03-18T07:00Z: the 17th (UTC-5) ended at 05:00Z, its grace is over.
+    h.clock.store(1_710_745_200, Ordering::SeqCst);
+    let days = eventually("every day closed", || async {
+        let days = h.days().await?;
+        Ok(days
+            .iter()
+            .all(|d| d.state() == DayState::Closed)
+            .then_some(days))
+    })
+    .await?;
+    assert!(
+        days.iter().all(|d| (d.summaries, d.orders) == (2, 6)),
+        "{days:?}"
+    );
+    let posted = summaries(&h.all(&h.commands).await?);
+    assert_eq!(
+        posted.len(),
+        8,
+        "one command per day and method: {posted:?}"
+    );
+    let groups: std::collections::BTreeSet<_> = posted.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(groups.len(), 8, "no group twice");
+    assert!(posted
+        .iter()
+        .all(|(_, (_, total, ids))| *total == 3 * 9_510 && ids.len() == 3));
+    stop1.cancel();
+    stop2.cancel();
+    run1.await?;
+    run2.await?;
     Ok(())
 }
