@@ -481,6 +481,20 @@ async fn days_close_once_post_one_summary_per_group_and_late_orders_are_dead_let
         h.day("2024-03-15").await?.map(|d| d.state()),
         Some(DayState::Open)
     );
+    // Status names the connection's open days (and when they close) as its health.
+    let health = eventually("Status shows the open day", || async {
+        let mut control = ControlClient::connect(h.url()).await?;
+        let s = control.status(StatusRequest {}).await?.into_inner();
+        Ok(s.connectors
+            .into_iter()
+            .find(|c| c.connection_id == CONN && c.detail.contains("2024-03-15 open")))
+    })
+    .await?;
+    assert!(
+        health.detail.contains("2 orders, closes 2024-03-16T06:00Z")
+            && health.last_success_at.is_some(),
+        "{health:?}"
+    );
 
     // Redeliveries of day 1 post nothing and dead-letter nothing; 1001 shipped changes
     // nothing in its summary; a new order and a changed one for the closed day are late.
