@@ -57,9 +57,23 @@ start_broker() {
   export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$port"
 }
 
+# ensure_postgres: a PostgreSQL server for the ledger and the services' state. Uses
+# DATABASE_URL or the local server; starts a stopped local cluster; on a machine without
+# PostgreSQL (and with apt-get) installs Debian's, starts it and gives the postgres role a
+# password, then exports DATABASE_URL with it (Debian's default asks TCP clients for one).
 ensure_postgres() {
   local url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || [ -n "${DATABASE_URL:-}" ]; then return; fi
+  if ! command -v pg_ctlcluster >/dev/null && command -v apt-get >/dev/null; then
+    log "installing PostgreSQL (Debian package postgresql)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    local password="nopbridge-local"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    wait_port 127.0.0.1 5432 30
+    su postgres -c "psql -qc \"ALTER ROLE postgres PASSWORD '$password'\"" >/dev/null
+    export DATABASE_URL="postgres://postgres:$password@127.0.0.1:5432/postgres"
+    return
+  fi
   if command -v pg_ctlcluster >/dev/null; then
     log "starting the local PostgreSQL cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
