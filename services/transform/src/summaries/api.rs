@@ -134,6 +134,19 @@ impl SummariesRpc for SummariesApi {
                 r.business_date
             ))
         })?;
+        // A connection that left daily-summary mode may still have days to close.
+        if !is_summary_connection(conn)
+            && s.store
+                .day(&r.connection_id, date)
+                .await
+                .map_err(store_error)?
+                .is_none()
+        {
+            return Err(Status::failed_precondition(format!(
+                "connection {} does not post daily summaries (posting.mode) and has no day {date}",
+                r.connection_id
+            )));
+        }
         let offset = conn.config.posting.utc_offset_minutes;
         if date > days::today(s.now(), offset) {
             return Err(Status::failed_precondition(format!(
