@@ -152,3 +152,125 @@ fn culprits(
         .map(|o| (o.order_id, false))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nopbridge_mapping::pb::events as ev;
+    use prost::Message;
+
+    fn mapper() -> Mapper {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../crates/mapping/examples/connection.yaml"
+        );
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .replace("mode: per_order ", "mode: daily_summary")
+            .replace("fixed_customer: \"\"", "fixed_customer: \"Web Sales\"");
+        let cfg = nopbridge_mapping::load_str(&text, "qbo.yaml");
+        Mapper::new(vec![cfg.unwrap_or_else(|e| panic!("{e}"))]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn m(minor_units: i64) -> Option<ev::Money> {
+        Some(ev::Money {
+            minor_units,
+            currency: "USD".into(),
+        })
+    }
+
+    /// A paid order of 2024-03-14 in UTC-5: 80.00 + 8.00 shipping + 7.10 tax = `total`.
+    fn order(id: i64, total: i64, paid: i64) -> Vec<u8> {
+        let ts = Some(prost_types::Timestamp {
+            seconds: paid,
+            nanos: 0,
+        });
+        ev::Order {
+            meta: Some(ev::EventMeta {
+                event_id: format!("evt-{id}"),
+                tenant_id: "acme".into(),
+                store_id: "1".into(),
+                ..Default::default()
+            }),
+            order_id: id,
+            store_id: 1,
+            order_status: ev::OrderStatus::Processing as i32,
+            payment_status: ev::PaymentStatus::Paid as i32,
+            payment_method_system_name: "Payments.Manual".into(),
+            store_currency: "USD".into(),
+            customer_currency_code: "USD".into(),
+            currency_rate: Some(ev::Decimal { units: 1, scale: 0 }),
+            subtotal_excl_tax: m(8000),
+            subtotal_incl_tax: m(8710),
+            shipping_excl_tax: m(800),
+            shipping_incl_tax: m(800),
+            tax_total: m(710),
+            tax_rates_raw: "8.875:7.10;   ".into(),
+            order_total: m(total),
+            items: vec![ev::OrderItem {
+                order_item_id: 1,
+                sku: "LAMP-OAK-01".into(),
+                product_name: "Oak Desk Lamp".into(),
+                quantity: 2,
+                price_excl_tax: m(8000),
+                price_incl_tax: m(8710),
+                unit_price_excl_tax: m(4000),
+                unit_price_incl_tax: m(4355),
+                ..Default::default()
+            }],
+            created_at: ts,
+            paid_at: ts,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    const PAID: i64 = 1_710_408_067;
+
+    #[test]
+    fn orders_the_mapping_no_longer_takes_are_left_out_and_the_rest_is_posted() {
+        let date: NaiveDate = "2024-03-14".parse().unwrap_or_default();
+        let orders = vec![
+            (1, order(1, 9510, PAID)),
+            (2, order(2, 9999, PAID)), // no longer balances
+            (3, order(3, 9510, PAID)),
+            (4, order(4, 9510, PAID + 86_400)), // now counts toward the next day
+            (5, vec![0xff, 0xff]),              // not an Order any more
+        ];
+        let plan =
+            plan_day(&mapper(), "qbo-realm-1", date, orders).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.commands.len(), 1);
+        assert_eq!(
+            plan.commands[0]
+                .order
+                .as_ref()
+                .map(|o| o.included_order_ids.clone()),
+            Some(vec![1, 3])
+        );
+        assert_eq!(plan.orders, 2);
+        let out: Vec<(i64, &str)> = plan
+            .left_out
+            .iter()
+            .map(|l| (l.order_id, l.class.as_str()))
+            .collect();
+        assert_eq!(
+            out,
+            vec![(5, "decode"), (2, "imbalance"), (4, "not_in_summary")]
+        );
+        assert!(
+            plan.left_out
+                .iter()
+                .all(|l| l.reason.contains("by hand") && l.reason.contains("2024-03-14")),
+            "{:?}",
+            plan.left_out
+        );
+    }
+
+    #[test]
+    fn a_day_without_orders_posts_nothing() {
+        let date: NaiveDate = "2024-03-14".parse().unwrap_or_default();
+        let plan =
+            plan_day(&mapper(), "qbo-realm-1", date, Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(plan.commands.is_empty() && plan.left_out.is_empty());
+    }
+}
