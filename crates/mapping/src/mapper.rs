@@ -339,7 +339,10 @@ fn map_for(
                 out.push(r);
             }
         }
-        CanonicalEvent::Product(p) if accounting => out.push(Ok(map_product(conn, p, meta))),
+        // Only catalogue changes are item upserts; stock moves arrive as inventory levels.
+        CanonicalEvent::Product(p) if accounting && !p.stock_change_only => {
+            out.push(Ok(map_product(conn, p, meta)))
+        }
         // A store stock change the bridge made itself (its stock history message carries
         // the `[nopbridge <command id>]` marker) came from a back office: never send it on.
         CanonicalEvent::InventoryLevel(l) if accounting && is_bridge_stock_change(l) => {}

@@ -122,7 +122,7 @@ fn products_become_item_upserts() {
         },
     ];
     let c = mp
-        .map(&CanonicalEvent::Product(Box::new(multi)))
+        .map(&CanonicalEvent::Product(Box::new(multi.clone())))
         .pop()
         .unwrap()
         .unwrap();
@@ -131,6 +131,11 @@ fn products_become_item_upserts() {
     };
     assert_eq!(i.quantity_on_hand, 37);
     assert_eq!(i.item.as_ref().unwrap().sku, "NOP-311");
+
+    // A sale moved its stock and nothing else: no upsert (the stock is an inventory level).
+    let mut sold = multi;
+    sold.stock_change_only = true;
+    assert!(mp.map(&CanonicalEvent::Product(Box::new(sold))).is_empty());
 }
 
 fn level(source: SourceSystem) -> InventoryLevel {

@@ -260,6 +260,14 @@ async fn each_entity_type_arrives_by_webhook_with_its_money_and_status() -> Resu
         })
         .await?;
         expect::product(&p, &h);
+        // A product's first event is its catalogue entry; later ones that only moved its
+        // stock (a sale, the restock) say so.
+        let versions = collecting
+            .written::<ev::Product>(&topic("product"), |q| q.product_id == i64::from(product));
+        assert!(!versions[0].stock_change_only);
+        if product == single {
+            assert!(versions.len() > 1 && p.stock_change_only, "{versions:?}");
+        }
     }
     let restock = collecting
         .latest::<ev::InventoryLevel>(&topic("inventory_level"), |l| {
@@ -270,6 +278,16 @@ async fn each_entity_type_arrives_by_webhook_with_its_money_and_status() -> Resu
         (restock.adjustment, restock.message.as_str()),
         (25, "Restocked by the test")
     );
+    // A renamed product is a catalogue change even when its stock moves too.
+    h.edit_product(single, |p| p.name = format!("{} (renamed)", p.name))?;
+    h.adjust_inventory(single, 5, "Restocked again")?;
+    let renamed = until("the renamed product", || {
+        collecting
+            .latest::<ev::Product>(&topic("product"), |p| p.product_id == i64::from(single))
+            .filter(|p| p.name.ends_with("(renamed)"))
+    })
+    .await?;
+    assert!(!renamed.stock_change_only);
 
     // Everything came by webhook: every delivery acknowledged, all seven types written.
     let deliveries = until("every delivery acknowledged", || {

@@ -63,6 +63,8 @@ pub fn product(
         deleted: p.deleted,
         created_at: Some(ts(p.created_on_utc)),
         updated_at: Some(ts(p.updated_on_utc)),
+        // Set by the sync, which knows the previous version.
+        stock_change_only: false,
     })
 }
 

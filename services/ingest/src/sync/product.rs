@@ -48,11 +48,17 @@ impl Connection {
         };
         let id = p.id.to_string();
         let hash = hash_of(&product);
+        let catalog = hash_of(&without_stock(&product));
         let mut events = Vec::new();
         if input
             .prev
             .is_none_or(|prev| prev.content_hash != hash || prev.deleted)
         {
+            let mut product = product;
+            product.stock_change_only = input.prev.is_some_and(|prev| {
+                !prev.deleted
+                    && prev.state.get("catalog").and_then(|c| c.as_str()) == Some(&catalog)
+            });
             events.push(self.emitter.prepare(
                 product,
                 &id,
@@ -69,6 +75,7 @@ impl Connection {
             state: serde_json::json!({
                 "source": fingerprint(raw),
                 "history_id": last.as_ref().map(|h| h.id),
+                "catalog": catalog,
             }),
             open: false,
             deleted: false,
@@ -151,4 +158,16 @@ fn level_id(l: &pb::InventoryLevel) -> String {
     } else {
         format!("{}/{}", l.product_id, l.warehouse_id)
     }
+}
+
+/// The product as the catalogue knows it: its stock left out, so that two versions with the
+/// same hash of this differ only in stock.
+fn without_stock(p: &pb::Product) -> pb::Product {
+    let mut p = p.clone();
+    p.stock_quantity = 0;
+    for w in &mut p.warehouses {
+        w.stock_quantity = 0;
+        w.reserved_quantity = 0;
+    }
+    p
 }
