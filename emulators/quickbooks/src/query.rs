@@ -460,9 +460,12 @@ fn compare(value: &Value, p: &Prepared<'_>, case_insensitive: bool) -> Option<Or
     match p.lit {
         Literal::Bool(b) => value.as_bool().map(|v| v.cmp(b)),
         Literal::Num(n) | Literal::Str(n) => {
-            if let (Some(a), Some(b)) = (parse_decimal(value), p.decimal) {
-                if !matches!(value, Value::String(s) if s.contains('-')) {
-                    return Some(a.cmp(&b));
+            // A row value is parsed only when the literal is a number (or a date) at all.
+            if let Some(b) = p.decimal {
+                if let Some(a) = parse_decimal(value) {
+                    if !matches!(value, Value::String(s) if s.contains('-')) {
+                        return Some(a.cmp(&b));
+                    }
                 }
             }
             let text: std::borrow::Cow<'_, str> = match value {
@@ -471,8 +474,8 @@ fn compare(value: &Value, p: &Prepared<'_>, case_insensitive: bool) -> Option<Or
                 Value::Number(n) => n.to_string().into(),
                 _ => return None,
             };
-            if text.len() > 10 {
-                if let (Some(a), Some(b)) = (parse_datetime(&text), p.datetime) {
+            if let Some(b) = p.datetime {
+                if let Some(a) = (text.len() > 10).then(|| parse_datetime(&text)).flatten() {
                     return Some(a.cmp(&b));
                 }
             }

@@ -10,10 +10,15 @@ use crate::store::{Realm, WriteCtx};
 const DELETED_SUFFIX: &str = " (deleted)";
 
 fn same_name(a: &str, b: &str, case_insensitive: bool) -> bool {
-    if case_insensitive {
-        a.trim().to_lowercase() == b.trim().to_lowercase()
+    let (a, b) = (a.trim(), b.trim());
+    if !case_insensitive {
+        a == b
+    } else if a.is_ascii() && b.is_ascii() {
+        // The same answer as comparing lowercased copies, without making them (every
+        // create compares its name with every other one).
+        a.eq_ignore_ascii_case(b)
     } else {
-        a.trim() == b.trim()
+        a.to_lowercase() == b.to_lowercase()
     }
 }
 
