@@ -13,7 +13,8 @@
 //!    Targets: under 30 MB idle and 150 MB under load.
 //!
 //! `cargo build --release --bins && cargo bench -p nopbridge-tests --bench pipeline`
-//! (`BENCH_ONLY=throughput` or `latency` runs one part).
+//! (`BENCH_ONLY=throughput` or `latency` runs one part; `BENCH_TOPICS=1` also prints the
+//! latency part's records per order on each topic).
 #[path = "../tests/stack/mod.rs"]
 mod stack;
 
@@ -310,6 +311,29 @@ fn print_requests(stack: &Stack, posted: usize) {
     );
 }
 
+/// Records per posted order on each topic of the stack (reads every topic: tens of seconds).
+async fn print_topics(stack: &Stack, posted: usize) -> Result<()> {
+    let mut topics = stack.canonical.clone();
+    topics.extend([
+        stack.canonical[0].replace("canonical.order.v1", "ingest.notifications.v1"),
+        stack.qbo_commands.clone(),
+        stack.store_commands.clone(),
+        nopbridge_runtime::topics::SINK_RESULTS.to_string(),
+        stack.dlq_transform.clone(),
+        stack.dlq_sink.clone(),
+    ]);
+    for t in topics {
+        let n = nopbridge_kafka::read_topic(&stack.kafka, &t, usize::MAX, Duration::from_secs(3))
+            .await?
+            .len();
+        println!(
+            "  {t}: {:.2} records per order",
+            n as f64 / posted.max(1) as f64
+        );
+    }
+    Ok(())
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -488,6 +512,9 @@ async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeM
     stop.cancel();
     print_requests(&stack, placed.len());
     print_cpu(&cpu_before, placed.len(), started.elapsed());
+    if std::env::var("BENCH_TOPICS").is_ok() {
+        print_topics(&stack, placed.len()).await?;
+    }
     let done = results.done.lock().clone();
     let mut ms: Vec<f64> = placed
         .iter()
