@@ -47,6 +47,9 @@ pub struct ServiceParts<H> {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// More gRPC services of this service (e.g. the reconciler's Ledger).
     pub extra_services: Option<grpc::ExtraServices>,
+    /// The consumer loop's handle (status, pause, assignment), made with the parts so the
+    /// service can hold it before the loop starts.
+    pub handle: ConsumerHandle,
 }
 
 impl<H> ServiceParts<H> {
@@ -62,6 +65,7 @@ impl<H> ServiceParts<H> {
         let consumer = cfg
             .consumer
             .or_defaults(&format!("nopbridge-{name}"), inputs, stage);
+        let handle = ConsumerHandle::new(&consumer.group_id);
         let mut topics: Vec<TopicSpec> = consumer
             .topics
             .iter()
@@ -79,6 +83,7 @@ impl<H> ServiceParts<H> {
             control: ControlState::new(name),
             metrics_listen: cfg.telemetry.metrics_listen,
             extra_services: None,
+            handle,
         }
     }
 
@@ -100,7 +105,7 @@ pub async fn run<H: Handler>(
 ) -> Result<(), ServiceError> {
     ensure_topics(&parts.kafka, &parts.topics).await?;
     let producer = Producer::new(&parts.kafka)?;
-    let handle = ConsumerHandle::new(&parts.consumer.group_id);
+    let handle = parts.handle.clone();
     let control = parts.control.clone();
     control.add_consumer(handle.clone());
     let listener = grpc::bind(parts.grpc.listen).await?;

@@ -15,6 +15,7 @@ pub mod connection;
 pub mod db;
 pub mod emit;
 pub mod notifications;
+pub mod pending;
 pub mod poll;
 pub mod settings;
 pub mod sync;
@@ -114,6 +115,24 @@ pub async fn run_with(
     let registry = Registry::new(conns);
     let stop = shutdown.child_token();
     let mut tasks = JoinSet::new();
+    let pending = Arc::new(pending::Pending::default());
+    let handler = Arc::new(notifications::NotificationHandler::new(
+        registry.clone(),
+        pending.clone(),
+    ));
+    let deadline = Duration::from_millis(cfg.shutdown_deadline_ms);
+    let mut cfg = cfg;
+    if cfg.consumer.dlq_topic.is_none() && !suffix.is_empty() {
+        cfg.consumer.dlq_topic = Some(format!("{}{suffix}", topics::dlq("ingest")));
+    }
+    let token = cfg.grpc.auth_token.clone();
+    let api = trigger::IngestApi::new(registry.clone(), control.clone(), stop.clone());
+    let mut parts = ServiceParts::from_config(NAME, NAME, &inputs(suffix), cfg, handler)
+        .with_control(control.clone())
+        .with_services(Box::new(move |routes| {
+            routes.add_service(api.into_server(token))
+        }));
+    parts.topics.extend(outputs(suffix));
     if let (Some(addr), Some(secret)) = (settings.webhook_listen, settings.webhook_secret.clone()) {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -127,6 +146,8 @@ pub async fn run_with(
             tolerance: Duration::from_secs(settings.webhook_tolerance_secs),
             control: control.clone(),
             topic: inputs(suffix).remove(0),
+            pending,
+            consumer: parts.handle.clone(),
         };
         let stop = stop.clone();
         tasks.spawn(async move {
@@ -140,20 +161,6 @@ pub async fn run_with(
             tasks.spawn(poll::run(conn.clone(), stop.clone()));
         }
     }
-    let handler = Arc::new(notifications::NotificationHandler::new(registry.clone()));
-    let deadline = Duration::from_millis(cfg.shutdown_deadline_ms);
-    let mut cfg = cfg;
-    if cfg.consumer.dlq_topic.is_none() && !suffix.is_empty() {
-        cfg.consumer.dlq_topic = Some(format!("{}{suffix}", topics::dlq("ingest")));
-    }
-    let token = cfg.grpc.auth_token.clone();
-    let api = trigger::IngestApi::new(registry.clone(), control.clone(), stop.clone());
-    let mut parts = ServiceParts::from_config(NAME, NAME, &inputs(suffix), cfg, handler)
-        .with_control(control)
-        .with_services(Box::new(move |routes| {
-            routes.add_service(api.into_server(token))
-        }));
-    parts.topics.extend(outputs(suffix));
     let result = service::run(parts, shutdown).await;
     stop.cancel();
     if tokio::time::timeout(deadline, async {

@@ -3,6 +3,7 @@
 //! notification only says which record to look at. A record of another store of the same
 //! site is handed to that store's connection.
 use crate::connection::{Connection, Registry};
+use crate::pending::Pending;
 use crate::sync::{Kind, Outcome, SyncError};
 use crate::webhook::{Notification, CONNECTION_HEADER};
 use nopbridge_kafka::{Handler, HandlerError, Record};
@@ -12,11 +13,12 @@ use tracing::{debug, info};
 
 pub struct NotificationHandler {
     registry: Registry,
+    pending: Arc<Pending>,
 }
 
 impl NotificationHandler {
-    pub fn new(registry: Registry) -> Self {
-        Self { registry }
+    pub fn new(registry: Registry, pending: Arc<Pending>) -> Self {
+        Self { registry, pending }
     }
 
     /// Syncs the record at `conn`, or at the sibling connection of the record's store.
@@ -97,6 +99,8 @@ impl Handler for NotificationHandler {
         while conn.control.is_connection_paused(conn.id()) {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        // From here on a new webhook for this record needs a notification of its own.
+        self.pending.started(&record.key_str());
         let mut result = self.sync_routed(conn, kind, n.entity_id).await;
         if kind == Kind::Shipment && matches!(result, Ok(Outcome::Emitted(_) | Outcome::Unchanged))
         {

@@ -7,6 +7,7 @@
 //! entity from the API: the notification body is never used as data.
 use crate::connection::Registry;
 use crate::db::{Db, Delivery};
+use crate::pending::Pending;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -17,7 +18,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
-use nopbridge_kafka::{CloudEvent, OutgoingRecord, Producer, TraceContext};
+use nopbridge_kafka::{CloudEvent, ConsumerHandle, OutgoingRecord, Producer, TraceContext};
 use nopbridge_runtime::ControlState;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -58,6 +59,9 @@ pub struct Receiver {
     pub control: ControlState,
     /// Where notifications are buffered (`ingest.notifications.v1` plus the topic suffix).
     pub topic: String,
+    /// Notifications buffered here and not yet handled, and the consumer that handles them.
+    pub pending: Arc<Pending>,
+    pub consumer: ConsumerHandle,
 }
 
 /// Why a notification was refused: answered with its status and logged with its reason.
@@ -254,7 +258,14 @@ impl Receiver {
             }
             Delivery::New => {}
         }
-        if let Err(e) = self.buffer(connection, &n, &body).await {
+        let key = notification_key(connection, &n);
+        if self.pending.covers(&key, &self.topic, &self.consumer).await {
+            debug!(connection, delivery = %n.delivery_id, "a queued notification of this record covers it");
+            self.control
+                .count("webhooks_coalesced", &[("connection", connection)], 1);
+            return Ok((StatusCode::ACCEPTED, "accepted"));
+        }
+        if let Err(e) = self.buffer(connection, &key, &n, &body).await {
             // Not buffered: forget the delivery so the sender's retry is taken.
             let _ = db.forget_delivery(connection, &n.delivery_id).await;
             return Err(unavailable(&e));
@@ -262,28 +273,36 @@ impl Receiver {
         Ok((StatusCode::ACCEPTED, "accepted"))
     }
 
-    /// Puts the notification on the notifications topic, keyed by connection and entity (so
-    /// one entity's notifications stay in order), and waits for the broker.
+    /// Puts the notification on the notifications topic under `key` and waits for the broker.
     async fn buffer(
         &self,
         connection: &str,
+        key: &str,
         n: &Notification,
         body: &[u8],
     ) -> Result<(), nopbridge_kafka::KafkaError> {
-        let key = format!("{connection}/{}/{}", n.entity_type, n.entity_id);
         let mut ce = CloudEvent::protobuf(
             n.delivery_id.clone(),
             format!("nopbridge/ingest/webhook/{connection}"),
             format!("nopcommerce.{}", n.event),
         )
-        .with_subject(key.clone());
+        .with_subject(key);
         ce.content_type = "application/json".into();
         let record = OutgoingRecord::new(&self.topic, key.as_bytes(), body)
             .event(&ce, Some(&TraceContext::new_root()))
             .header(CONNECTION_HEADER, connection)
             .header(DELIVERY_HEADER, n.delivery_id.as_str());
-        self.producer.send(record).await.map(|_| ())
+        let sending = self.pending.sending(key, &self.consumer);
+        let sent = self.producer.send(record).await;
+        let partition = sent.as_ref().ok().map(|(partition, _)| *partition);
+        self.pending.sent(key, sending, partition);
+        sent.map(|_| ())
     }
+}
+
+/// Notifications are keyed by connection and entity, so one entity's stay in order.
+fn notification_key(connection: &str, n: &Notification) -> String {
+    format!("{connection}/{}/{}", n.entity_type, n.entity_id)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -515,3 +515,126 @@ async fn refused_notifications_get_their_status_and_reason_and_emit_nothing() ->
     emu.shutdown().await;
     Ok(())
 }
+
+/// Pauses or resumes one connection through the control API.
+async fn hold(ingest: &Ingest, on: bool) -> Result<()> {
+    use nopbridge_proto::control::v1::{control_server::Control, PauseRequest, ResumeRequest};
+    let connection_id = CONN.to_string();
+    if on {
+        Control::pause(
+            &ingest.control,
+            tonic::Request::new(PauseRequest { connection_id }),
+        )
+        .await?;
+    } else {
+        Control::resume(
+            &ingest.control,
+            tonic::Request::new(ResumeRequest { connection_id }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhooks_for_a_record_already_queued_here_add_no_notification_and_miss_no_change(
+) -> Result<()> {
+    let env = Env::new().await?;
+    let emu = emulator(EmulatorConfig {
+        seed: 22,
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let h = emu.handle().clone();
+    let port = free_port();
+    h.set_webhook_config(WebhookConfig {
+        url: Some(receiver_url(port)),
+        secret: SECRET.into(),
+        initial_backoff_ms: 50,
+        max_backoff_ms: 400,
+        ..h.webhook_config()
+    });
+    let orders = env.canonical("order");
+    let collecting =
+        Collecting::start(&env.kafka(), vec![orders.clone(), env.notifications()]).await?;
+    let ingest = Ingest::start(env.config(&service(port, &emu.base_url()))?);
+    listening(port).await?;
+    let customer = h.read(|st| {
+        st.customers
+            .iter()
+            .find(|c| !c.deleted && c.email.is_some() && c.registered_in_store_id == 1)
+            .map(|c| c.id)
+            .expect("the store has a customer")
+    });
+    let product = stocked_product(&h, false);
+    let order_event = |oid: i64| {
+        collecting
+            .latest::<ev::Order>(&orders, |o| o.order_id == oid)
+            .filter(|o| expect::statuses_of(o) == expect::statuses(&h, oid))
+    };
+    let order_of = |quantity: i32| {
+        let mut req = PlaceOrder::new(1, customer, vec![PlaceOrderItem::new(product, quantity)]);
+        req.billing_address = Some(AddressInput {
+            first_name: Some("Ada".into()),
+            last_name: Some("Byron".into()),
+            email: Some("ada@example.test".into()),
+            country_id: Some(1),
+            city: Some("Boston".into()),
+            address1: Some("1 Harbor St".into()),
+            zip_postal_code: Some("02110".into()),
+            ..AddressInput::default()
+        });
+        req
+    };
+    // The consumer is in its group (owns its partitions) once a first order went through.
+    let first = h.place_order(&order_of(1))?;
+    until("the first order", || order_event(i64::from(first))).await?;
+
+    // Held: the order's notification waits unhandled while the store sends its other
+    // webhooks (placed, paid, status changes).
+    hold(&ingest, true).await?;
+    let mut req = order_of(2);
+    req.payment_status = nopbridge_emu_nopcommerce::model::PaymentStatus::Paid;
+    let order = h.place_order(&req)?;
+    let oid = i64::from(order);
+    let key = format!("{CONN}/order/{order}");
+    let order_webhooks = until("the order's webhooks delivered", || {
+        let d: Vec<_> = h
+            .webhook_deliveries()
+            .into_iter()
+            .filter(|d| d.event.starts_with("order.") && d.entity_id == order)
+            .collect();
+        (!d.is_empty() && d.iter().all(|d| d.state == DeliveryState::Delivered)).then_some(d)
+    })
+    .await?;
+    let buffered = || {
+        collecting
+            .on(&env.notifications())
+            .iter()
+            .filter(|r| r.key_str() == key)
+            .count()
+    };
+    anyhow::ensure!(order_webhooks.len() > 1, "{order_webhooks:?}");
+    assert_eq!(
+        buffered(),
+        1,
+        "one notification for {} webhooks",
+        order_webhooks.len()
+    );
+    assert_eq!(
+        ingest.counter("webhooks_coalesced", ("connection", CONN)),
+        order_webhooks.len() as u64 - 1
+    );
+    hold(&ingest, false).await?;
+    let paid = until("the paid order", || order_event(oid)).await?;
+    assert_eq!(paid.payment_status(), ev::PaymentStatus::Paid);
+
+    // Its notification handled, a later change of the order is a notification of its own.
+    h.partially_refund(order, Decimal::ONE, Mode::Offline)?;
+    let refunded = until("the refunded order", || order_event(oid)).await?;
+    assert_eq!(
+        refunded.payment_status(),
+        ev::PaymentStatus::PartiallyRefunded
+    );
+    ingest.stop().await
+}

@@ -100,6 +100,8 @@ struct HandleInner {
     /// With [`Handler::later_supersedes`]: per partition and ordering key, the offset of the
     /// newest record dispatched and not yet handled.
     newest: Mutex<HashMap<(Tp, u64), i64>>,
+    /// Rebalances (revocations and assignments) so far: partitions may have moved at each.
+    rebalances: Arc<std::sync::atomic::AtomicU64>,
     /// Set while the loop runs; dropped at its end so the consumer leaves its group at once.
     consumer: Mutex<Option<Arc<LoopConsumer>>>,
 }
@@ -113,6 +115,7 @@ impl ConsumerHandle {
                 paused: watch::channel(false).0,
                 tracker: Arc::default(),
                 newest: Mutex::default(),
+                rebalances: Arc::default(),
                 consumer: Mutex::new(None),
             }),
         }
@@ -128,6 +131,20 @@ impl ConsumerHandle {
 
     pub fn is_paused(&self) -> bool {
         *self.inner.paused.borrow()
+    }
+
+    /// How many rebalances this loop has seen: partitions may have moved since a different
+    /// count was read.
+    pub fn rebalances(&self) -> u64 {
+        self.inner.rebalances.load(Ordering::Acquire)
+    }
+
+    /// Whether `topic`/`partition` is assigned to this loop now.
+    pub fn owns(&self, topic: &str, partition: i32) -> bool {
+        let consumer = self.inner.consumer.lock().clone();
+        consumer
+            .and_then(|c| c.assignment().ok())
+            .is_some_and(|a| a.find_partition(topic, partition).is_some())
     }
 
     /// Counters plus the lag of every assigned partition (asks the broker).
@@ -208,12 +225,14 @@ fn lag_of(
 struct LoopContext {
     tracker: Arc<Mutex<OffsetTracker>>,
     assignment_changed: AtomicBool,
+    rebalances: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ClientContext for LoopContext {}
 
 impl ConsumerContext for LoopContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::AcqRel);
         if let Rebalance::Revoke(revoked) = rebalance {
             // Commit what is done before the partitions move; records still in flight will be
             // delivered again to the new owner (at-least-once), and their late completions
@@ -233,6 +252,7 @@ impl ConsumerContext for LoopContext {
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::AcqRel);
         if let Rebalance::Assign(tpl) = rebalance {
             info!(partitions = tpl.count(), "partitions assigned");
         }
@@ -281,6 +301,7 @@ pub async fn run_consumer<H: Handler>(
     let context = LoopContext {
         tracker: handle.inner.tracker.clone(),
         assignment_changed: AtomicBool::new(false),
+        rebalances: handle.inner.rebalances.clone(),
     };
     let mut client = kafka.consumer_config()?;
     if let Some(wait) = cfg.fetch_wait_max_ms {
