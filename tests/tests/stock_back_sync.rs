@@ -68,16 +68,25 @@ async fn quickbooks_stock_moves_reach_the_store_once_and_nothing_echoes() -> Res
     })
     .await?;
 
-    // A product both sides track: single-warehouse in the store, an inventory item in the books.
-    let (product_id, sku, store_before) = h
-        .read(|st| {
-            st.products
-                .iter()
-                .filter(|p| !p.deleted && !p.use_multiple_warehouses && p.manages_stock())
-                .filter_map(|p| Some((p.id, p.sku.clone()?, p.stock_quantity)))
-                .find(|(_, sku, _)| item(sku).is_some_and(|i| i["TrackQtyOnHand"] == json!(true)))
-        })
-        .context("a product the books track as an inventory item")?;
+    // A product both sides track: single-warehouse in the store, an inventory item in the books
+    // (made by the item upserts of the store's products, which may still be on their way).
+    let (product_id, sku, store_before) = eventually(
+        "a product the books track as an inventory item",
+        e2e_wait(60),
+        || {
+            let found = h.read(|st| {
+                st.products
+                    .iter()
+                    .filter(|p| !p.deleted && !p.use_multiple_warehouses && p.manages_stock())
+                    .filter_map(|p| Some((p.id, p.sku.clone()?, p.stock_quantity)))
+                    .find(|(_, sku, _)| {
+                        item(sku).is_some_and(|i| i["TrackQtyOnHand"] == json!(true))
+                    })
+            });
+            async move { Ok(found) }
+        },
+    )
+    .await?;
     let qbo_item = item(&sku).context("the item")?;
     let (item_id, books_before) = (qbo_item["Id"].clone(), qty(&qbo_item));
     let marked = || {

@@ -532,6 +532,8 @@ impl Stack {
         } else {
             ""
         };
+        // The QuickBooks emulator's clock runs 60 times faster: the minute Intuit asks a
+        // client to wait after a bare 429 is a second here.
         let sink = write(
             dir.path(),
             "connector-sink.toml",
@@ -543,6 +545,7 @@ impl Stack {
                  home_currency = \"USD\"\ncreate_missing_items = true\n\
                  [service.quickbooks.limits]\nwindow_ms = 1000\n{sink_limits}\
                  [service.quickbooks.retry]\ninitial_backoff_ms = 20\nmax_backoff_ms = 500\nrequest_timeout_ms = 10000\n\
+                 throttle_wait_ms = 1000\n\
                  {stock_watch}\
                  [[service.nopcommerce]]\nconnection_id = \"{shop_conn}\"\nbase_url = \"{}\"\n\
                  username = \"admin\"\npassword = \"admin-password\"\ninitial_backoff_ms = 20\n\
