@@ -2,7 +2,7 @@
 //! nopCommerce emulator and an unthrottled QuickBooks emulator (both in this process), on a
 //! local tansu (or `KAFKA_BOOTSTRAP_SERVERS`) and PostgreSQL.
 //!
-//! 1. Throughput: the store's history (`BENCH_ORDERS`, default 2000) backfilled and posted;
+//! 1. Throughput: the store's history (`BENCH_ORDERS`, default 6000) backfilled and posted;
 //!    paid orders per second in steady state (first posted document to the last), next to the
 //!    broker's raw pass-through over the same four stages (a producer, two relays and a
 //!    consumer, the same message count and size) in the same run. Target: at least 25 %.
@@ -270,6 +270,37 @@ impl Handler for Results {
     }
 }
 
+/// Busy and total CPU time of the machine so far (the first line of /proc/stat).
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let t: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let idle = t.get(3)? + t.get(4)?;
+    let total: u64 = t.iter().sum();
+    Some((total - idle, total))
+}
+
+/// Waits (at most 30 s) until the machine is at least 90 % idle over half a second: what the
+/// last part left behind (processes ending, PostgreSQL dropping databases and vacuuming)
+/// would otherwise be measured as this part's.
+async fn wait_quiet() {
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        let Some((b0, t0)) = cpu_times() else { return };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some((b1, t1)) = cpu_times() else { return };
+        if (b1 - b0) as f64 <= 0.1 * (t1 - t0).max(1) as f64 {
+            return;
+        }
+    }
+    println!("  (the machine did not become idle within 30 s; figures below may be low)");
+}
+
 /// CPU milliseconds per posted order of each process since `before` (from `cpu_by_role`).
 fn print_cpu(before: &BTreeMap<String, u64>, posted: usize, took: Duration) {
     let used: Vec<String> = cpu_by_role()
@@ -343,7 +374,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
-    let orders: usize = env_or("BENCH_ORDERS", 2000);
+    let orders: usize = env_or("BENCH_ORDERS", 6000);
     let stack = Stack::start(Opts {
         orders,
         processes: Some(bins.to_path_buf()),
@@ -544,6 +575,7 @@ async fn main() -> Result<()> {
     let (idle, load) = match only.as_str() {
         "throughput" => (BTreeMap::new(), BTreeMap::new()),
         _ => {
+            wait_quiet().await;
             let (_, idle, load) = latency(&bins).await?;
             (idle, load)
         }
