@@ -9,6 +9,8 @@
 //! - Dynamics GP (store 3, `dynamics_gp.journal`): balanced GL journals (debits = credits),
 //!   the takings debited to the method's clearing account.
 //! - QuickBooks Online (store 1): sales receipts of the fixed customer.
+mod stack;
+
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration as Days, Utc};
 use nopbridge_emu_dynamics_gp::{self as gp, EmulatorConfig as GpConfig};
@@ -20,28 +22,18 @@ use nopbridge_proto::control::v1::{summaries_client::SummariesClient, ListDaysRe
 use nopbridge_testkit::{unique, Broker, TestDb};
 use prost::Message;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::Connection as _;
+use stack::{cents, eventually, free_port, set_up_company, spawn, TAKEN};
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 
-/// nopCommerce PaymentStatus ids that mean the money was taken: Paid, PartiallyRefunded, Refunded.
-const TAKEN: [i32; 3] = [30, 35, 40];
 /// nopCommerce OrderStatus Cancelled (the mapping voids those: no summary).
 const CANCELLED: i32 = 40;
 const GP_COMPANY: &str = "TWO";
-
-fn cents(d: Decimal) -> i64 {
-    (d * Decimal::from(100))
-        .round()
-        .try_into()
-        .unwrap_or(i64::MIN)
-}
 
 fn cents_of(v: &Value) -> i64 {
     let s = match v {
@@ -164,42 +156,6 @@ fn takings(store: &nop::RunningEmulator, target: Target) -> BTreeMap<i64, (Strin
             })
             .collect()
     })
-}
-
-/// Polls `check` until it gives Some, or fails after `within`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>>>,
-{
-    let end = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() > end {
-            bail!("{what}: not within {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn spawn<F, E>(name: &'static str, f: F) -> JoinHandle<()>
-where
-    F: Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    tokio::spawn(async move {
-        if let Err(e) = f.await {
-            eprintln!("{name} stopped: {e}");
-        }
-    })
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// The part of a service's config every service shares.
@@ -389,57 +345,6 @@ impl Books {
         );
         Ok(order.included_order_ids.clone())
     }
-}
-
-/// The company setup the demo mapping expects (config/qbo-demo-company.json), made through
-/// the API as an accountant would.
-async fn set_up_company(books: &qbo::RunningEmulator, realm: &str) -> Result<()> {
-    let setup: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../config/qbo-demo-company.json"
-    ))?)?;
-    let token = books.handle().issue_tokens(realm).access_token;
-    let http = reqwest::Client::new();
-    for entity in ["Account", "PaymentMethod", "Item"] {
-        for mut body in setup[entity].as_array().cloned().unwrap_or_default() {
-            if let Some(name) = body
-                .get("IncomeAccount")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-            {
-                let id = books
-                    .handle()
-                    .entities(realm, "Account")
-                    .into_iter()
-                    .find(|a| a["Name"] == name.as_str())
-                    .map(|a| a["Id"].clone())
-                    .with_context(|| format!("account {name}"))?;
-                if let Some(o) = body.as_object_mut() {
-                    o.remove("IncomeAccount");
-                    o.insert("IncomeAccountRef".into(), json!({ "value": id }));
-                }
-            }
-            let r = http
-                .post(format!(
-                    "{}/{}",
-                    books.company_url(realm),
-                    entity.to_ascii_lowercase()
-                ))
-                .bearer_auth(&token)
-                .header("accept", "application/json")
-                .json(&body)
-                .send()
-                .await?;
-            if !r.status().is_success() {
-                bail!(
-                    "setting up {entity} {body}: {} {}",
-                    r.status(),
-                    r.text().await?
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 async fn one_document_per_day_and_method(target: Target) -> Result<()> {

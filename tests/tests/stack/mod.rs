@@ -177,7 +177,7 @@ fn common(bootstrap: &str, group: &str, topics: &[String], dlq: &str) -> String 
     )
 }
 
-fn spawn<F, E>(name: &'static str, f: F) -> JoinHandle<()>
+pub fn spawn<F, E>(name: &'static str, f: F) -> JoinHandle<()>
 where
     F: Future<Output = Result<(), E>> + Send + 'static,
     E: std::fmt::Display,
@@ -189,7 +189,7 @@ where
     })
 }
 
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -197,7 +197,7 @@ fn free_port() -> Result<u16> {
 
 /// The company setup the demo mapping expects (config/qbo-demo-company.json), made through
 /// the API as an accountant would.
-async fn set_up_company(books: &qbo::RunningEmulator, realm: &str) -> Result<()> {
+pub async fn set_up_company(books: &qbo::RunningEmulator, realm: &str) -> Result<()> {
     let setup: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../config/qbo-demo-company.json"
