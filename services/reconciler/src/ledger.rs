@@ -1,11 +1,13 @@
 //! The sync ledger in PostgreSQL: the current state of every entity per target connection,
 //! every target record it produced, and an append-only audit trail. Each Kafka record is
 //! applied once: the audit row is keyed by its topic/partition/offset, and the ledger change
-//! commits in the same transaction, so a redelivery after a crash changes nothing.
+//! commits with it (in one statement, or one transaction), so a redelivery after a crash
+//! changes nothing.
 use chrono::{DateTime, Utc};
-use nopbridge_proto::commands::v1::{CommandResult, ResultStatus, TargetKind};
+use nopbridge_proto::commands::v1::{CommandResult, ResultStatus, TargetKind, TargetRecord};
 use serde_json::json;
-use sqlx::{postgres::PgPoolOptions, PgPool, Postgres, Row, Transaction};
+use sqlx::{postgres::PgPoolOptions, PgExecutor, PgPool, Row};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -182,7 +184,7 @@ impl Ledger {
 
     /// Inserts the audit row; false when this record was already applied.
     async fn audit(
-        tx: &mut Transaction<'_, Postgres>,
+        db: impl PgExecutor<'_>,
         pos: Position<'_>,
         kind: &str,
         key: &EntityKey,
@@ -206,7 +208,7 @@ impl Ledger {
         .bind(command_id)
         .bind(status)
         .bind(detail)
-        .execute(&mut **tx)
+        .execute(db)
         .await?
         .rows_affected();
         Ok(inserted == 1)
@@ -247,20 +249,6 @@ impl Ledger {
             "latency_ms": r.latency_ms, "request_id": r.request_id, "records": records,
             "source_event_ids": r.source_event_ids, "error": err,
         });
-        let mut tx = self.pool.begin().await?;
-        if !Self::audit(
-            &mut tx,
-            pos,
-            "result",
-            &key,
-            Some(&r.command_id),
-            status,
-            detail,
-        )
-        .await?
-        {
-            return Ok(false);
-        }
         // The ledger row shows the main document: the sale (or refund) record if there is one.
         let main = r
             .records
@@ -273,35 +261,74 @@ impl Ledger {
             .as_ref()
             .map(|o| o.order_number.clone())
             .filter(|n| !n.is_empty());
-        sqlx::query(
-            "INSERT INTO sync_ledger (connection_id, entity_type, source_id, target, tenant_id, store_id,
-                 order_number, source_version, target_entity, target_id, target_version, document_number,
-                 total_minor, currency, status, attempts, last_error, last_command_id)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
-             ON CONFLICT (connection_id, entity_type, source_id) DO UPDATE SET
-                 order_number = COALESCE(EXCLUDED.order_number, sync_ledger.order_number),
-                 source_version = COALESCE(EXCLUDED.source_version, sync_ledger.source_version),
-                 target_entity = COALESCE(EXCLUDED.target_entity, sync_ledger.target_entity),
-                 target_id = COALESCE(EXCLUDED.target_id, sync_ledger.target_id),
-                 target_version = COALESCE(EXCLUDED.target_version, sync_ledger.target_version),
-                 document_number = COALESCE(EXCLUDED.document_number, sync_ledger.document_number),
-                 total_minor = COALESCE(EXCLUDED.total_minor, sync_ledger.total_minor),
-                 currency = COALESCE(EXCLUDED.currency, sync_ledger.currency),
-                 -- The failed result of a command whose dead letter came first (the two
-                 -- topics are read concurrently) leaves it dead-lettered.
-                 status = CASE WHEN EXCLUDED.status = 'failed' AND sync_ledger.status = 'dead_lettered'
-                         AND sync_ledger.last_command_id = EXCLUDED.last_command_id
-                     THEN sync_ledger.status ELSE EXCLUDED.status END,
-                 attempts = CASE WHEN sync_ledger.last_command_id = EXCLUDED.last_command_id
-                     THEN GREATEST(sync_ledger.attempts, EXCLUDED.attempts)
-                     ELSE sync_ledger.attempts + EXCLUDED.attempts END,
-                 last_error = EXCLUDED.last_error,
-                 last_command_id = EXCLUDED.last_command_id,
-                 updated_at = now()",
+        // One row per target record key (a repeated key would be updated twice in one statement).
+        let targets: Vec<&TargetRecord> = r
+            .records
+            .iter()
+            .map(|t| ((&t.role, &t.entity, &t.target_id), t))
+            .collect::<BTreeMap<_, _>>()
+            .into_values()
+            .collect();
+        let column =
+            |f: fn(&TargetRecord) -> String| targets.iter().map(|t| f(t)).collect::<Vec<_>>();
+        let total = |t: &TargetRecord| t.total.as_ref().map(|m| m.minor_units);
+        let currency = |t: &TargetRecord| t.total.as_ref().map(|m| m.currency.clone());
+        // One statement, so atomic without a transaction (a round trip each for BEGIN and
+        // COMMIT is most of the cost): the ledger changes only when the audit row is new.
+        let applied = sqlx::query(
+            "WITH audit AS (
+                 INSERT INTO audit_trail (source_topic, source_partition, source_offset, kind,
+                     connection_id, entity_type, source_id, command_id, status, detail)
+                 VALUES ($1, $2, $3, 'result', $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING
+                 RETURNING 1
+             ), ledger AS (
+                 INSERT INTO sync_ledger (connection_id, entity_type, source_id, target, tenant_id, store_id,
+                     order_number, source_version, target_entity, target_id, target_version, document_number,
+                     total_minor, currency, status, attempts, last_error, last_command_id)
+                 SELECT $4, $5, $6, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $8, $21, $22, $7
+                 WHERE EXISTS (SELECT 1 FROM audit)
+                 ON CONFLICT (connection_id, entity_type, source_id) DO UPDATE SET
+                     order_number = COALESCE(EXCLUDED.order_number, sync_ledger.order_number),
+                     source_version = COALESCE(EXCLUDED.source_version, sync_ledger.source_version),
+                     target_entity = COALESCE(EXCLUDED.target_entity, sync_ledger.target_entity),
+                     target_id = COALESCE(EXCLUDED.target_id, sync_ledger.target_id),
+                     target_version = COALESCE(EXCLUDED.target_version, sync_ledger.target_version),
+                     document_number = COALESCE(EXCLUDED.document_number, sync_ledger.document_number),
+                     total_minor = COALESCE(EXCLUDED.total_minor, sync_ledger.total_minor),
+                     currency = COALESCE(EXCLUDED.currency, sync_ledger.currency),
+                     -- The failed result of a command whose dead letter came first (the two
+                     -- topics are read concurrently) leaves it dead-lettered.
+                     status = CASE WHEN EXCLUDED.status = 'failed' AND sync_ledger.status = 'dead_lettered'
+                             AND sync_ledger.last_command_id = EXCLUDED.last_command_id
+                         THEN sync_ledger.status ELSE EXCLUDED.status END,
+                     attempts = CASE WHEN sync_ledger.last_command_id = EXCLUDED.last_command_id
+                         THEN GREATEST(sync_ledger.attempts, EXCLUDED.attempts)
+                         ELSE sync_ledger.attempts + EXCLUDED.attempts END,
+                     last_error = EXCLUDED.last_error,
+                     last_command_id = EXCLUDED.last_command_id,
+                     updated_at = now()
+             ), targets AS (
+                 INSERT INTO sync_target_records (connection_id, entity_type, source_id, role, target_entity,
+                     target_id, target_version, document_number, total_minor, currency)
+                 SELECT $4, $5, $6, t.* FROM UNNEST($23::text[], $24::text[], $25::text[], $26::text[],
+                     $27::text[], $28::bigint[], $29::text[]) AS t
+                 WHERE EXISTS (SELECT 1 FROM audit)
+                 ON CONFLICT (connection_id, entity_type, source_id, role, target_entity, target_id) DO UPDATE SET
+                     target_version = EXCLUDED.target_version, document_number = EXCLUDED.document_number,
+                     total_minor = EXCLUDED.total_minor, currency = EXCLUDED.currency, updated_at = now()
+             )
+             SELECT count(*) FROM audit",
         )
+        .bind(pos.topic)
+        .bind(pos.partition)
+        .bind(pos.offset)
         .bind(&key.connection_id)
         .bind(&key.entity_type)
         .bind(&key.source_id)
+        .bind(&r.command_id)
+        .bind(status)
+        .bind(detail)
         .bind(target_name(r.target))
         .bind(&r.tenant_id)
         .bind(&r.store_id)
@@ -311,38 +338,21 @@ impl Ledger {
         .bind(main.map(|t| t.target_id.clone()))
         .bind(main.map(|t| t.version.clone()))
         .bind(main.map(|t| t.document_number.clone()).filter(|d| !d.is_empty()))
-        .bind(main.and_then(|t| t.total.as_ref()).map(|m| m.minor_units))
-        .bind(main.and_then(|t| t.total.as_ref()).map(|m| m.currency.clone()))
-        .bind(status)
+        .bind(main.and_then(total))
+        .bind(main.and_then(currency))
         .bind(r.attempts as i32)
         .bind(err)
-        .bind(&r.command_id)
-        .execute(&mut *tx)
-        .await?;
-        for t in &r.records {
-            sqlx::query(
-                "INSERT INTO sync_target_records (connection_id, entity_type, source_id, role, target_entity,
-                     target_id, target_version, document_number, total_minor, currency)
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
-                 ON CONFLICT (connection_id, entity_type, source_id, role, target_entity, target_id) DO UPDATE SET
-                     target_version = EXCLUDED.target_version, document_number = EXCLUDED.document_number,
-                     total_minor = EXCLUDED.total_minor, currency = EXCLUDED.currency, updated_at = now()",
-            )
-            .bind(&key.connection_id)
-            .bind(&key.entity_type)
-            .bind(&key.source_id)
-            .bind(&t.role)
-            .bind(&t.entity)
-            .bind(&t.target_id)
-            .bind(&t.version)
-            .bind(&t.document_number)
-            .bind(t.total.as_ref().map(|m| m.minor_units))
-            .bind(t.total.as_ref().map(|m| m.currency.clone()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        .bind(column(|t| t.role.clone()))
+        .bind(column(|t| t.entity.clone()))
+        .bind(column(|t| t.target_id.clone()))
+        .bind(column(|t| t.version.clone()))
+        .bind(column(|t| t.document_number.clone()))
+        .bind(targets.iter().map(|t| total(t)).collect::<Vec<_>>())
+        .bind(targets.iter().map(|t| currency(t)).collect::<Vec<_>>())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get::<i64, _>(0)?;
+        Ok(applied == 1)
     }
 
     /// Applies a dead letter: the entity is marked `dead_lettered` with the reason, unless
@@ -356,7 +366,7 @@ impl Ledger {
         let detail = json!({"stage": d.stage, "error_class": d.error_class, "message": d.message, "attempts": d.attempts});
         let mut tx = self.pool.begin().await?;
         if !Self::audit(
-            &mut tx,
+            &mut *tx,
             pos,
             "dead_letter",
             &d.key,
@@ -405,10 +415,7 @@ impl Ledger {
         command_id: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<bool, LedgerError> {
-        let mut tx = self.pool.begin().await?;
-        let applied = Self::audit(&mut tx, pos, kind, key, command_id, kind, detail).await?;
-        tx.commit().await?;
-        Ok(applied)
+        Self::audit(&self.pool, pos, kind, key, command_id, kind, detail).await
     }
 
     /// Entities whose last outcome is a dead letter, with the position of that dead letter.
@@ -460,7 +467,7 @@ impl Ledger {
         let detail = json!({"replayed_to": replayed_to,
             "dead_letter": format!("{}/{}/{}", d.dlq_topic, d.dlq_partition, d.dlq_offset)});
         let mut tx = self.pool.begin().await?;
-        if !Self::audit(&mut tx, pos, "replay", &key, None, "replayed", detail).await? {
+        if !Self::audit(&mut *tx, pos, "replay", &key, None, "replayed", detail).await? {
             return Ok(false);
         }
         sqlx::query(

@@ -78,7 +78,8 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
         write_back: None,
     };
 
-    // Posted, then updated (new SyncToken), then the same record redelivered after a crash.
+    // Posted, then updated (new SyncToken), then both records redelivered after a crash: the
+    // older one must not take the ledger back.
     let posted = record(
         "sink.results.v1",
         10,
@@ -93,6 +94,7 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
     );
     feed.handle(&posted).await?;
     feed.handle(&updated).await?;
+    feed.handle(&posted).await?;
     feed.handle(&updated).await?;
     let e = ledger
         .entry(&order_key(1043))
