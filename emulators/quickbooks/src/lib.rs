@@ -31,6 +31,7 @@ mod seed;
 mod server;
 pub mod state;
 pub mod store;
+pub mod table;
 pub mod webhooks;
 
 use std::net::SocketAddr;

@@ -11,6 +11,7 @@ use crate::config::QueryConfig;
 use crate::entities::EntityKind;
 use crate::json::{parse_decimal, Object};
 use crate::store::Realm;
+use crate::table::{field_value, number_key, INDEXED};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -416,19 +417,6 @@ fn parse_order(p: &mut Parser) -> Result<Vec<(String, bool)>, Fault> {
     Ok(order)
 }
 
-/// Value of a (dotted) field; references compare by `value`, emails by `Address`.
-fn field_value<'a>(obj: &'a Object, path: &str) -> Option<&'a Value> {
-    let mut parts = path.split('.');
-    let mut current = obj.get(parts.next()?)?;
-    for part in parts {
-        current = current.get(part)?;
-    }
-    if let Value::Object(m) = current {
-        return m.get("value").or_else(|| m.get("Address"));
-    }
-    Some(current)
-}
-
 /// A literal with what each row is compared against worked out once per query, not per row.
 struct Prepared<'a> {
     lit: &'a Literal,
@@ -521,6 +509,27 @@ fn like(value: &Value, pattern: &str, case_insensitive: bool) -> bool {
 struct Check<'a> {
     cond: &'a Cond,
     values: Vec<Prepared<'a>>,
+}
+
+/// The index keys every row this condition can match has one of (see `table::value_keys`), when the
+/// condition is an equality on an indexed field; `None` when it needs a full scan. A date
+/// literal is left to the scan: rows compare with it as dates, in any of several formats.
+fn index_keys<'a>(check: &Check<'a>) -> Option<(&'a str, Vec<String>)> {
+    let field = check.cond.field.as_str();
+    if !matches!(check.cond.op, Op::Eq | Op::In) || !INDEXED.contains(&field) {
+        return None;
+    }
+    let mut keys = Vec::new();
+    for p in &check.values {
+        if matches!(p.lit, Literal::Bool(_)) || p.datetime.is_some() {
+            return None;
+        }
+        keys.push(p.lower.clone());
+        if let Some(d) = p.decimal {
+            keys.push(number_key(d));
+        }
+    }
+    Some((field, keys))
 }
 
 fn matches(obj: &Object, check: &Check<'_>, ci: bool) -> bool {
@@ -617,8 +626,13 @@ pub fn execute(realm: &Realm, text: &str, cfg: &QueryConfig) -> Result<Value, Fa
             values: cond.values.iter().map(Prepared::new).collect(),
         })
         .collect();
-    let mut rows: Vec<&Object> = realm
-        .all(kind)
+    // A `field = literal` (or IN) condition on an indexed field narrows the rows looked at.
+    let candidates: Vec<&Object> = match checks.iter().find_map(index_keys) {
+        Some((field, keys)) => realm.lookup(kind, field, &keys),
+        None => realm.all(kind).collect(),
+    };
+    let mut rows: Vec<&Object> = candidates
+        .into_iter()
         .filter(|o| !default_active || o.get("Active").and_then(Value::as_bool) != Some(false))
         .filter(|o| checks.iter().all(|c| matches(o, c, ci)))
         .collect();

@@ -12,6 +12,7 @@ use crate::clock::format_time;
 use crate::config::{RealmConfig, ValidationConfig};
 use crate::entities::{self, check_properties, EntityKind, READ_ONLY};
 use crate::json::{self, money, parse_decimal, parse_id, ref_value, str_field, Object};
+use crate::table::Table;
 
 /// What happened to an object, for CDC and webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +104,7 @@ pub struct Realm {
     pub config: RealmConfig,
     next_id: u64,
     next_doc_number: u64,
-    objects: HashMap<EntityKind, BTreeMap<u64, Object>>,
+    objects: HashMap<EntityKind, Table>,
     tombstones: HashMap<EntityKind, BTreeMap<u64, DateTime<Utc>>>,
     pub changes: Vec<Change>,
     idempotency: HashMap<String, ApiResponse>,
@@ -141,16 +142,24 @@ impl Realm {
     }
 
     pub fn get(&self, kind: EntityKind, id: u64) -> Option<&Object> {
-        self.objects.get(&kind).and_then(|m| m.get(&id))
+        self.objects.get(&kind).and_then(|m| m.get(id))
     }
 
     fn get_mut(&mut self, kind: EntityKind, id: u64) -> Option<&mut Object> {
-        self.objects.get_mut(&kind).and_then(|m| m.get_mut(&id))
+        self.objects.get_mut(&kind).and_then(|m| m.get_mut(id))
     }
 
     /// All stored objects of a kind (active and inactive, never deleted ones), by Id.
     pub fn all(&self, kind: EntityKind) -> impl Iterator<Item = &Object> {
         self.objects.get(&kind).into_iter().flat_map(|m| m.values())
+    }
+
+    /// Stored objects of a kind whose indexed `field` has one of `keys`, by Id.
+    pub fn lookup(&self, kind: EntityKind, field: &str, keys: &[String]) -> Vec<&Object> {
+        self.objects
+            .get(&kind)
+            .map(|t| t.lookup(field, keys))
+            .unwrap_or_default()
     }
 
     pub fn tombstones(&self, kind: EntityKind) -> impl Iterator<Item = (u64, DateTime<Utc>)> + '_ {
@@ -364,8 +373,8 @@ impl Realm {
             return Err(Fault::business("This transaction is linked to a payment. Remove the payment before deleting the invoice."));
         }
         self.apply_effects(kind, id, Some(&old), None, ctx);
-        if let Some(map) = self.objects.get_mut(&kind) {
-            map.remove(&id);
+        if let Some(table) = self.objects.get_mut(&kind) {
+            table.remove(id);
         }
         self.tombstones.entry(kind).or_default().insert(id, ctx.now);
         self.record(kind, id, Operation::Delete, ctx.now);

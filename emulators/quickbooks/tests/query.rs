@@ -250,3 +250,48 @@ async fn queries_on_references_dates_and_amounts() -> anyhow::Result<()> {
     assert_eq!(q["QueryResponse"], json!({}));
     Ok(())
 }
+
+/// `field = literal` is answered from an index; range conditions are never indexed, so
+/// `field >= literal AND field <= literal` is the full scan to compare it with: the same rows
+/// after a rename, in any letter case, and for numbers written differently.
+#[tokio::test]
+async fn equality_lookups_answer_what_a_scan_answers() -> anyhow::Result<()> {
+    let t = seeded().await?;
+    let bob = t
+        .emu
+        .handle()
+        .entities(&t.realm, "Customer")
+        .into_iter()
+        .find(|c| c["DisplayName"] == "Bob Builder")
+        .unwrap_or_default();
+    t.write(
+        "customer",
+        "Customer",
+        json!({"Id": bob["Id"], "SyncToken": "0", "sparse": true, "DisplayName": "Robert Builder"}),
+    )
+    .await?;
+    for name in ["1001", "01001", "1001-A"] {
+        t.service_item(name, 1.0).await?;
+    }
+    let cases = [
+        ("Customer", "DisplayName", "Bob Builder", vec![]),
+        ("Customer", "DisplayName", "ROBERT builder", vec!["Robert Builder"]),
+        ("Customer", "DisplayName", "Zoë Ångström", vec!["Zoë Ångström"]),
+        ("Item", "Name", "1001", vec!["1001", "01001"]),
+        ("Item", "Name", "1001.00", vec!["1001", "01001"]),
+        ("Item", "Name", "1001-a", vec!["1001-A"]),
+    ];
+    for (entity, field, literal, want) in cases {
+        let (_, eq) = t
+            .query(&format!("SELECT * FROM {entity} WHERE {field} = '{literal}'"))
+            .await?;
+        let (_, scan) = t
+            .query(&format!(
+                "SELECT * FROM {entity} WHERE {field} >= '{literal}' AND {field} <= '{literal}'"
+            ))
+            .await?;
+        assert_eq!(names(&eq, entity), want, "{field} = '{literal}'");
+        assert_eq!(names(&eq, entity), names(&scan, entity), "{field} = '{literal}'");
+    }
+    Ok(())
+}
