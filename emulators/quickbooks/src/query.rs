@@ -11,7 +11,7 @@ use crate::config::QueryConfig;
 use crate::entities::EntityKind;
 use crate::json::{parse_decimal, Object};
 use crate::store::Realm;
-use crate::table::{field_value, number_key, INDEXED};
+use crate::table::{field_value, number_key, text_key, INDEXED};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -524,7 +524,7 @@ fn index_keys<'a>(check: &Check<'a>) -> Option<(&'a str, Vec<String>)> {
         if matches!(p.lit, Literal::Bool(_)) || p.datetime.is_some() {
             return None;
         }
-        keys.push(p.lower.clone());
+        keys.push(text_key(&p.lower));
         if let Some(d) = p.decimal {
             keys.push(number_key(d));
         }

@@ -12,7 +12,7 @@ use crate::clock::format_time;
 use crate::config::{RealmConfig, ValidationConfig};
 use crate::entities::{self, check_properties, EntityKind, READ_ONLY};
 use crate::json::{self, money, parse_decimal, parse_id, ref_value, str_field, Object};
-use crate::table::Table;
+use crate::table::{text_key, Table};
 
 /// What happened to an object, for CDC and webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +211,8 @@ impl Realm {
             let n = self.next_doc_number.to_string();
             self.next_doc_number += 1;
             if !self
-                .all(kind)
+                .lookup(kind, "DocNumber", &[text_key(&n)])
+                .into_iter()
                 .any(|o| str_field(o, "DocNumber") == Some(n.as_str()))
             {
                 return n;
@@ -589,7 +590,8 @@ impl Realm {
             let mut balance = Decimal::ZERO;
             for (doc_kind, amount_field, sign) in docs {
                 balance += self
-                    .all(*doc_kind)
+                    .lookup(*doc_kind, field, &[text_key(&party)])
+                    .into_iter()
                     .filter(|d| ref_value(d, field) == Some(party.as_str()))
                     .filter_map(|d| d.get(*amount_field).and_then(parse_decimal))
                     .sum::<Decimal>()

@@ -32,12 +32,13 @@ pub fn field_value<'a>(obj: &'a Object, path: &str) -> Option<&'a Value> {
     Some(current)
 }
 
-/// The index keys of a value: its text in lower case, and, for a number (or a numeric
+/// The index keys of a value: its text trimmed and in lower case (equal texts, and names equal
+/// as QuickBooks compares them, have equal keys), and, for a number (or a numeric
 /// string without '-'), `#` and the number in canonical form, since queries compare those
 /// numerically ('1001' equals '1001.00'). A value of another type matches no literal.
 pub fn value_keys(value: &Value) -> Vec<String> {
     let text = match value {
-        Value::String(s) => s.to_lowercase(),
+        Value::String(s) => text_key(s),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         _ => return Vec::new(),
@@ -49,6 +50,11 @@ pub fn value_keys(value: &Value) -> Vec<String> {
         }
     }
     keys
+}
+
+/// The key of a text.
+pub fn text_key(s: &str) -> String {
+    s.trim().to_lowercase()
 }
 
 /// The key of a number: `#` and its canonical form, apart from any text.
@@ -105,13 +111,15 @@ impl Table {
         self.rows.values()
     }
 
-    /// Objects whose `field` has one of `keys` (see [`value_keys`]), by Id.
+    /// Objects that may have one of `keys` (see [`value_keys`]) in `field`, by Id: those that
+    /// have, or every object when the field is not indexed. Callers check the field itself.
     pub fn lookup(&self, field: &str, keys: &[String]) -> Vec<&Object> {
-        let ids: BTreeSet<u64> = INDEXED
+        let Some(field) = INDEXED.iter().find(|f| **f == field) else {
+            return self.rows.values().collect();
+        };
+        let ids: BTreeSet<u64> = keys
             .iter()
-            .find(|f| **f == field)
-            .into_iter()
-            .flat_map(|f| keys.iter().filter_map(|k| self.index.get(&(*f, k.clone()))))
+            .filter_map(|k| self.index.get(&(*field, k.clone())))
             .flatten()
             .copied()
             .collect();

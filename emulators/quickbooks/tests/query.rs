@@ -275,15 +275,27 @@ async fn equality_lookups_answer_what_a_scan_answers() -> anyhow::Result<()> {
     }
     let cases = [
         ("Customer", "DisplayName", "Bob Builder", vec![]),
-        ("Customer", "DisplayName", "ROBERT builder", vec!["Robert Builder"]),
-        ("Customer", "DisplayName", "Zoë Ångström", vec!["Zoë Ångström"]),
+        (
+            "Customer",
+            "DisplayName",
+            "ROBERT builder",
+            vec!["Robert Builder"],
+        ),
+        (
+            "Customer",
+            "DisplayName",
+            "Zoë Ångström",
+            vec!["Zoë Ångström"],
+        ),
         ("Item", "Name", "1001", vec!["1001", "01001"]),
         ("Item", "Name", "1001.00", vec!["1001", "01001"]),
         ("Item", "Name", "1001-a", vec!["1001-A"]),
     ];
     for (entity, field, literal, want) in cases {
         let (_, eq) = t
-            .query(&format!("SELECT * FROM {entity} WHERE {field} = '{literal}'"))
+            .query(&format!(
+                "SELECT * FROM {entity} WHERE {field} = '{literal}'"
+            ))
             .await?;
         let (_, scan) = t
             .query(&format!(
@@ -291,7 +303,11 @@ async fn equality_lookups_answer_what_a_scan_answers() -> anyhow::Result<()> {
             ))
             .await?;
         assert_eq!(names(&eq, entity), want, "{field} = '{literal}'");
-        assert_eq!(names(&eq, entity), names(&scan, entity), "{field} = '{literal}'");
+        assert_eq!(
+            names(&eq, entity),
+            names(&scan, entity),
+            "{field} = '{literal}'"
+        );
     }
     Ok(())
 }

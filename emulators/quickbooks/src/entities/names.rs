@@ -6,6 +6,7 @@ use crate::api_error::Fault;
 use crate::entities::EntityKind;
 use crate::json::{self, bool_field, money, ref_value, str_field, Object};
 use crate::store::{Realm, WriteCtx};
+use crate::table::text_key;
 
 const DELETED_SUFFIX: &str = " (deleted)";
 
@@ -32,11 +33,14 @@ fn name_taken(
     ctx: &WriteCtx<'_>,
 ) -> bool {
     kinds.iter().any(|k| {
-        realm.all(*k).any(|o| {
-            str_field(o, "Id") != self_id
-                && str_field(o, field)
-                    .is_some_and(|n| same_name(n, name, ctx.validation.names_case_insensitive))
-        })
+        realm
+            .lookup(*k, field, &[text_key(name)])
+            .into_iter()
+            .any(|o| {
+                str_field(o, "Id") != self_id
+                    && str_field(o, field)
+                        .is_some_and(|n| same_name(n, name, ctx.validation.names_case_insensitive))
+            })
     })
 }
 

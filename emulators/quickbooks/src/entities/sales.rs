@@ -10,6 +10,7 @@ use crate::clock::pacific_date;
 use crate::entities::EntityKind;
 use crate::json::{self, bool_field, money, parse_decimal, parse_id, ref_value, str_field, Object};
 use crate::store::{Realm, WriteCtx};
+use crate::table::text_key;
 
 /// DocNumber placeholder replaced by the next number of the company's sequence.
 pub const AUTO_DOC_NUMBER: &str = "AUTO_GENERATE";
@@ -38,9 +39,14 @@ pub fn common(
                 && kind != EntityKind::Payment
             {
                 let self_id = existing.and_then(|e| str_field(e, "Id"));
-                if realm.all(kind).any(|o| {
-                    str_field(o, "DocNumber") == Some(d.as_str()) && str_field(o, "Id") != self_id
-                }) {
+                if realm
+                    .lookup(kind, "DocNumber", &[text_key(&d)])
+                    .into_iter()
+                    .any(|o| {
+                        str_field(o, "DocNumber") == Some(d.as_str())
+                            && str_field(o, "Id") != self_id
+                    })
+                {
                     return Err(Fault::duplicate_doc_number());
                 }
             }
