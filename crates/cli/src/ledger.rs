@@ -49,10 +49,13 @@ pub fn entries_table(entries: &[LedgerEntry]) -> Table {
     ]);
     for e in entries {
         t.row(vec![
-            or_dash(if e.order_number.is_empty() {
-                &e.source_id
+            // A daily summary's row (in an order's trace) is named by its document number.
+            or_dash(&if e.entity_type == "daily_summary" {
+                format!("summary {}", e.source_id)
+            } else if e.order_number.is_empty() {
+                e.source_id.clone()
             } else {
-                &e.order_number
+                e.order_number.clone()
             }),
             e.connection_id.clone(),
             e.target.clone(),

@@ -1,6 +1,6 @@
 //! Reads a record from a dead-letter topic into a ledger entry: which entity, for which
 //! connection, and why it failed (from the `dlq_*` context headers).
-use crate::ledger::{target_name, DeadLetterEntry, EntityKey};
+use crate::ledger::{command_key, target_name, DeadLetterEntry, EntityKey};
 use nopbridge_kafka::Record;
 use nopbridge_proto::{commands::v1::Command, events::v1::EventMeta};
 use prost::Message;
@@ -43,27 +43,19 @@ pub fn parse(record: &Record) -> DeadLetterEntry {
         if let Ok(cmd) = Command::decode(payload) {
             entry.target = target_name(cmd.target).to_string();
             entry.command_id = Some(cmd.command_id.clone());
-            match cmd.order.as_ref().filter(|o| o.order_id != 0) {
-                Some(o) => {
-                    entry.key = EntityKey {
-                        connection_id: cmd.connection_id.clone(),
-                        entity_type: "order".into(),
-                        source_id: o.order_id.to_string(),
-                    };
-                    entry.order_number = Some(o.order_number.clone()).filter(|n| !n.is_empty());
-                }
-                None => {
-                    entry.key = EntityKey {
-                        connection_id: cmd.connection_id.clone(),
-                        entity_type: "command".into(),
-                        source_id: cmd
-                            .source_event_ids
-                            .first()
-                            .cloned()
-                            .unwrap_or(cmd.command_id),
-                    }
-                }
-            }
+            entry.key = command_key(
+                &cmd.connection_id,
+                crate::steps::body_kind(&cmd),
+                cmd.order.as_ref(),
+                &cmd.source_event_ids,
+                &cmd.command_id,
+            );
+            entry.order_number = cmd
+                .order
+                .as_ref()
+                .filter(|o| o.order_id != 0)
+                .map(|o| o.order_number.clone())
+                .filter(|n| !n.is_empty());
         }
     } else if let crate::steps::Kind::Event(entity) = kind {
         if let Some(meta) = MetaOnly::decode(payload).ok().and_then(|m| m.meta) {

@@ -4,7 +4,9 @@
 //! commits with it (in one statement, or one transaction), so a redelivery after a crash
 //! changes nothing.
 use chrono::{DateTime, Utc};
-use nopbridge_proto::commands::v1::{CommandResult, ResultStatus, TargetKind, TargetRecord};
+use nopbridge_proto::commands::v1::{
+    CommandResult, OrderReference, ResultStatus, TargetKind, TargetRecord,
+};
 use serde_json::json;
 use sqlx::{postgres::PgPoolOptions, PgExecutor, PgPool, Row};
 use std::collections::BTreeMap;
@@ -146,28 +148,52 @@ fn outcome_name(s: i32) -> &'static str {
     }
 }
 
-/// The ledger key of a result: the order when the command concerns one, else the command.
-pub fn result_key(r: &CommandResult) -> EntityKey {
-    match r.order.as_ref().filter(|o| o.order_id != 0) {
-        Some(o) => EntityKey {
-            connection_id: r.connection_id.clone(),
-            entity_type: "order".into(),
-            source_id: o.order_id.to_string(),
-        },
-        None => EntityKey {
-            connection_id: r.connection_id.clone(),
-            entity_type: if r.command_kind.is_empty() {
-                "command".into()
-            } else {
-                r.command_kind.clone()
-            },
-            source_id: r
-                .source_event_ids
+/// Ledger rows of daily summaries have this entity type and the summary's document number.
+pub const SUMMARY_ENTITY: &str = "daily_summary";
+
+/// The ledger key of what a command is about: the order when it concerns one, the daily
+/// summary when it covers several, else the command itself (as `kind`, by its first event).
+pub fn command_key(
+    connection_id: &str,
+    kind: &str,
+    order: Option<&OrderReference>,
+    source_event_ids: &[String],
+    command_id: &str,
+) -> EntityKey {
+    let (entity_type, source_id) = match order {
+        Some(o) if o.order_id != 0 => ("order", o.order_id.to_string()),
+        Some(o) if !o.included_order_ids.is_empty() && !o.document_number.is_empty() => {
+            (SUMMARY_ENTITY, o.document_number.clone())
+        }
+        _ => (
+            kind,
+            source_event_ids
                 .first()
                 .cloned()
-                .unwrap_or_else(|| r.command_id.clone()),
-        },
+                .unwrap_or_else(|| command_id.to_string()),
+        ),
+    };
+    EntityKey {
+        connection_id: connection_id.to_string(),
+        entity_type: entity_type.to_string(),
+        source_id,
     }
+}
+
+/// The ledger key of a result (see [`command_key`]).
+pub fn result_key(r: &CommandResult) -> EntityKey {
+    let kind = if r.command_kind.is_empty() {
+        "command"
+    } else {
+        &r.command_kind
+    };
+    command_key(
+        &r.connection_id,
+        kind,
+        r.order.as_ref(),
+        &r.source_event_ids,
+        &r.command_id,
+    )
 }
 
 impl Ledger {
@@ -418,6 +444,47 @@ impl Ledger {
         Self::audit(&self.pool, pos, kind, key, command_id, kind, detail).await
     }
 
+    /// Records a daily summary's command in the audit trail and which orders it holds, in one
+    /// statement (so once per record, like every step).
+    pub async fn record_summary_command(
+        &self,
+        pos: Position<'_>,
+        key: &EntityKey,
+        command_id: &str,
+        order_ids: &[i64],
+        detail: serde_json::Value,
+    ) -> Result<bool, LedgerError> {
+        let orders: Vec<String> = order_ids.iter().map(i64::to_string).collect();
+        let applied = sqlx::query(
+            "WITH audit AS (
+                 INSERT INTO audit_trail (source_topic, source_partition, source_offset, kind,
+                     connection_id, entity_type, source_id, command_id, status, detail)
+                 VALUES ($1, $2, $3, 'command', $4, $5, $6, $7, 'command', $8)
+                 ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING
+                 RETURNING 1
+             ), members AS (
+                 INSERT INTO summary_members (connection_id, document_number, order_id)
+                 SELECT $4, $6, o FROM UNNEST($9::text[]) AS o
+                 WHERE EXISTS (SELECT 1 FROM audit)
+                 ON CONFLICT DO NOTHING
+             )
+             SELECT count(*) FROM audit",
+        )
+        .bind(pos.topic)
+        .bind(pos.partition)
+        .bind(pos.offset)
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .bind(command_id)
+        .bind(detail)
+        .bind(orders)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get::<i64, _>(0)?;
+        Ok(applied == 1)
+    }
+
     /// Entities whose last outcome is a dead letter, with the position of that dead letter.
     pub async fn dead_letters(
         &self,
@@ -495,17 +562,26 @@ impl Ledger {
         .fetch_optional(&self.pool)
         .await?;
         let id = by_number.unwrap_or_else(|| order.to_string());
+        // The order's own rows, and those of the daily summaries that hold it.
         let entries = sqlx::query_as::<_, LedgerEntry>(&format!(
-            "{SELECT_ENTRY} WHERE entity_type = 'order' AND source_id = $1 ORDER BY connection_id"
+            "{SELECT_ENTRY} WHERE entity_type = 'order' AND source_id = $1
+             UNION ALL
+             {SELECT_ENTRY} WHERE entity_type = '{SUMMARY_ENTITY}' AND (connection_id, source_id) IN
+                 (SELECT connection_id, document_number FROM summary_members WHERE order_id = $1)
+             ORDER BY connection_id"
         ))
         .bind(&id)
         .fetch_all(&self.pool)
         .await?;
-        let steps = sqlx::query_as::<_, TraceStep>(
+        let steps = sqlx::query_as::<_, TraceStep>(&format!(
             "SELECT recorded_at, kind, connection_id, status, command_id, detail,
                     source_topic || '/' || source_partition || '/' || source_offset AS source
-             FROM audit_trail WHERE entity_type = 'order' AND source_id = $1 ORDER BY id",
-        )
+             FROM audit_trail
+             WHERE (entity_type = 'order' AND source_id = $1)
+                OR (entity_type = '{SUMMARY_ENTITY}' AND (connection_id, source_id) IN
+                    (SELECT connection_id, document_number FROM summary_members WHERE order_id = $1))
+             ORDER BY id"
+        ))
         .bind(&id)
         .fetch_all(&self.pool)
         .await?;

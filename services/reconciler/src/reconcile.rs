@@ -8,7 +8,7 @@
 //! deleted one, leaves a correct one alone). The outcome per order and connection is read
 //! from the sale results that arrive after the repair started. Everything downstream is
 //! idempotent, so a repair can be repeated.
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, SUMMARY_ENTITY};
 use chrono::{DateTime, Utc};
 use nopbridge_kafka::{read_at, KafkaConfig, KafkaError, OutgoingRecord, Producer};
 use nopbridge_runtime::topics::VERIFY_TARGET_HEADER;
@@ -109,6 +109,26 @@ impl Reconciler {
                     connection_id: connection,
                     kind,
                     detail: status.unwrap_or_else(|| "no result from the target".into()),
+                });
+            }
+            // Posted as part of a daily summary: drift when that summary is not posted. A
+            // summary is checked and re-posted as a whole (`nopbridge summaries`), so the
+            // repair below does not wait for a per-order answer from these connections.
+            for (c, document, status, posted) in self.summaries_holding(&o.order_id).await? {
+                if posted || connection.is_some_and(|only| only != c) {
+                    continue;
+                }
+                p.drift.push(Drift {
+                    order_id: o.order_id.clone(),
+                    connection_id: c,
+                    kind: match status.as_deref() {
+                        Some("dead_lettered" | "failed") => "failed",
+                        _ => "not_posted",
+                    },
+                    detail: format!(
+                        "in daily summary {document}: {}",
+                        status.unwrap_or_else(|| "no result from the target".into())
+                    ),
                 });
             }
             p.done += 1;
@@ -238,6 +258,34 @@ impl Reconciler {
             out.insert(connection, (Some(status), target_id.is_some()));
         }
         Ok(out.into_iter().map(|(c, (s, p))| (c, s, p)).collect())
+    }
+
+    /// The daily summaries that hold the order: (connection, document number, the summary's
+    /// ledger status, whether a document is recorded).
+    async fn summaries_holding(
+        &self,
+        order_id: &str,
+    ) -> Result<Vec<(String, String, Option<String>, bool)>, ReconcileError> {
+        let rows = sqlx::query(&format!(
+            "SELECT m.connection_id, m.document_number, l.status, l.target_id IS NOT NULL AS posted
+             FROM summary_members m
+             LEFT JOIN sync_ledger l ON l.connection_id = m.connection_id
+                 AND l.entity_type = '{SUMMARY_ENTITY}' AND l.source_id = m.document_number
+             WHERE m.order_id = $1 ORDER BY m.connection_id"
+        ))
+        .bind(order_id)
+        .fetch_all(self.ledger.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("connection_id")?,
+                    r.try_get("document_number")?,
+                    r.try_get("status")?,
+                    r.try_get("posted")?,
+                ))
+            })
+            .collect()
     }
 
     async fn audit_high_water(&self) -> Result<i64, ReconcileError> {

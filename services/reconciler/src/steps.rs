@@ -1,6 +1,8 @@
 //! Canonical events and commands recorded in the audit trail, so one order's trace shows
 //! every step from the store to the books.
-use crate::ledger::{target_name, EntityKey, Ledger, LedgerError, Position};
+use crate::ledger::{
+    command_key, target_name, EntityKey, Ledger, LedgerError, Position, SUMMARY_ENTITY,
+};
 use nopbridge_kafka::Record;
 use nopbridge_proto::{
     commands::v1::{command::Body, Command},
@@ -34,7 +36,7 @@ pub fn kind_of(topic: &str) -> Kind {
     }
 }
 
-fn body_kind(c: &Command) -> &'static str {
+pub fn body_kind(c: &Command) -> &'static str {
     match &c.body {
         Some(Body::UpsertCustomer(_)) => "upsert_customer",
         Some(Body::UpsertItem(_)) => "upsert_item",
@@ -98,17 +100,34 @@ pub async fn record(
             let Ok(c) = Command::decode(record.payload()) else {
                 return Ok(false);
             };
-            let Some(order) = c.order.as_ref().filter(|o| o.order_id != 0) else {
+            let Some(order) = c.order.as_ref() else {
                 return Ok(false);
             };
-            let key = EntityKey {
-                connection_id: c.connection_id.clone(),
-                entity_type: "order".into(),
-                source_id: order.order_id.to_string(),
-            };
-            let detail = json!({"command_kind": body_kind(&c), "target": target_name(c.target),
+            let key = command_key(
+                &c.connection_id,
+                body_kind(&c),
+                Some(order),
+                &c.source_event_ids,
+                &c.command_id,
+            );
+            if key.entity_type != "order" && key.entity_type != SUMMARY_ENTITY {
+                return Ok(false);
+            }
+            let mut detail = json!({"command_kind": body_kind(&c), "target": target_name(c.target),
                 "document_number": order.document_number, "source_event_ids": c.source_event_ids,
                 "truncations": c.truncations.len()});
+            if key.entity_type == SUMMARY_ENTITY {
+                detail["included_orders"] = json!(order.included_order_ids.len());
+                return ledger
+                    .record_summary_command(
+                        pos,
+                        &key,
+                        &c.command_id,
+                        &order.included_order_ids,
+                        detail,
+                    )
+                    .await;
+            }
             ledger
                 .record_step(pos, "command", &key, Some(&c.command_id), detail)
                 .await

@@ -266,3 +266,128 @@ async fn drift_is_found_in_the_range_and_repaired_through_the_targets() -> Resul
     );
     Ok(())
 }
+
+fn summary_reference(document: &str, orders: &[i64]) -> Option<OrderReference> {
+    Some(OrderReference {
+        document_number: document.into(),
+        included_order_ids: orders.to_vec(),
+        ..OrderReference::default()
+    })
+}
+
+/// Orders posted in a daily summary: their trace shows the summary's command, result and
+/// ledger row, and reconciliation judges them by their summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_in_a_daily_summary_are_traced_and_reconciled_by_it() -> Result<()> {
+    let broker = Broker::start().await?;
+    let kafka = broker.kafka_config();
+    let db = TestDb::create().await?;
+    let ledger = Ledger::connect(&db.url).await?;
+    let feed = LedgerFeed {
+        ledger: ledger.clone(),
+        write_back: None,
+    };
+    let events = "canonical.order.v1";
+    for id in [11, 12, 13] {
+        feed.handle(&at(
+            events,
+            id,
+            order_event(id, day(1)).encode_to_vec(),
+            &[],
+        ))
+        .await?;
+    }
+    // Summary S1 holds orders 11 and 12 and is posted; S2 holds order 13 and has no answer.
+    let commands = "sink.quickbooks_online.commands.v1";
+    let summary = |id: &str, document: &str, orders: &[i64]| Command {
+        command_id: id.into(),
+        connection_id: CONNECTION.into(),
+        target: TargetKind::QuickbooksOnline as i32,
+        order: summary_reference(document, orders),
+        body: Some(Body::PostSale(PostSale::default())),
+        ..Command::default()
+    };
+    let s1 = at(
+        commands,
+        1,
+        summary("cmd-s1", "S1", &[11, 12]).encode_to_vec(),
+        &[],
+    );
+    feed.handle(&s1).await?;
+    feed.handle(&s1).await?;
+    let s2 = summary("cmd-s2", "S2", &[13]);
+    feed.handle(&at(commands, 2, s2.encode_to_vec(), &[]))
+        .await?;
+    let result = CommandResult {
+        command_id: "cmd-s1".into(),
+        order: summary_reference("S1", &[11, 12]),
+        records: vec![TargetRecord {
+            entity: "SalesReceipt".into(),
+            target_id: "900".into(),
+            document_number: "S1".into(),
+            role: "sale".into(),
+            ..TargetRecord::default()
+        }],
+        ..sale_result(0, ResultStatus::Created)
+    };
+    feed.handle(&at("sink.results.v1", 1, result.encode_to_vec(), &[]))
+        .await?;
+
+    let (id, entries, steps) = ledger.trace("11").await?;
+    assert_eq!(id, "11");
+    let s1_row = entries
+        .iter()
+        .find(|e| e.entity_type == "daily_summary")
+        .context("the summary's ledger row in the order's trace")?;
+    assert_eq!(
+        (
+            s1_row.source_id.as_str(),
+            s1_row.status.as_str(),
+            s1_row.target_id.as_deref()
+        ),
+        ("S1", "posted", Some("900"))
+    );
+    let kinds_of: Vec<&str> = steps.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(
+        kinds_of,
+        ["event", "command", "result"],
+        "once each, redelivery included"
+    );
+
+    let reconciler = Reconciler {
+        ledger: ledger.clone(),
+        kafka: kafka.clone(),
+        producer: Producer::new(&kafka)?,
+    };
+    let range = (
+        chrono::DateTime::from_timestamp(day(0), 0),
+        chrono::DateTime::from_timestamp(day(10), 0),
+    );
+    let check = || async {
+        let (tx, _rx) = tokio::sync::mpsc::channel(64);
+        reconciler
+            .run(range.0, range.1, false, Duration::ZERO, None, tx)
+            .await
+    };
+    let report = check().await?;
+    assert_eq!(report.orders, 3);
+    assert_eq!(kinds(&report.drift), vec![("13".to_string(), "not_posted")]);
+    assert!(report.drift[0].detail.contains("S2"), "{:?}", report.drift);
+
+    // The sink gives up on S2: its dead letter lands on the summary's row.
+    feed.handle(&at(
+        "dlq.connector_sink.v1",
+        1,
+        s2.encode_to_vec(),
+        &[
+            ("dlq_source_topic", commands),
+            ("dlq_stage", "connector_sink"),
+            ("dlq_error_class", "validation"),
+            ("dlq_error_message", "6000 business validation"),
+        ],
+    ))
+    .await?;
+    let report = check().await?;
+    assert_eq!(kinds(&report.drift), vec![("13".to_string(), "failed")]);
+    Ok(())
+}
