@@ -145,9 +145,14 @@ shared_secret = "$DEMO_GP_SECRET"
 name = "TWO"
 tax_details = ["UKVAT20S", "UKVAT5S", "UKVAT0S", "VAT7R"]
 EOF
-    local i
+    # SKU-00007 has run out in GP while the store still sells it, so the UK store's orders
+    # with it are refused (eConnect 4776) and dead-lettered with what to do: the demo's
+    # failures for `nopbridge dlq list`.
+    local i qty
     for i in $(seq 1 "${DEMO_PRODUCTS:-60}"); do
-      printf '[[companies.items]]\nitemnmbr = "SKU-%05d"\ndescription = "Store item %d"\nquantities = { MAIN = 100000.0 }\n' "$i" "$i"
+      qty=100000.0
+      [ "$i" -eq 7 ] && qty=0.0
+      printf '[[companies.items]]\nitemnmbr = "SKU-%05d"\ndescription = "Store item %d"\nquantities = { MAIN = %s }\n' "$i" "$i" "$qty"
     done
   } >"$dir/gp-emulator.toml"
 }
