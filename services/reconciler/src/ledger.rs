@@ -8,7 +8,11 @@ use nopbridge_proto::commands::v1::{
     CommandResult, OrderReference, ResultStatus, TargetKind, TargetRecord,
 };
 use serde_json::json;
-use sqlx::{postgres::PgPoolOptions, PgExecutor, PgPool, Row};
+use sqlx::{
+    postgres::{PgArguments, PgPoolOptions},
+    query::Query,
+    PgExecutor, PgPool, Postgres, Row,
+};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -196,6 +200,35 @@ pub fn result_key(r: &CommandResult) -> EntityKey {
     )
 }
 
+/// The audit row of one Kafka record, $1-$10 (see [`bind_audit`]): inserted once, keyed by
+/// the record's position.
+const AUDIT_INSERT: &str = "INSERT INTO audit_trail (source_topic, source_partition, source_offset,
+         kind, connection_id, entity_type, source_id, command_id, status, detail)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING";
+
+/// Binds [`AUDIT_INSERT`]'s parameters; a statement that extends it numbers its own from $11.
+fn bind_audit<'q>(
+    q: Query<'q, Postgres, PgArguments>,
+    pos: Position<'q>,
+    kind: &'q str,
+    key: &'q EntityKey,
+    command_id: Option<&'q str>,
+    status: &'q str,
+    detail: serde_json::Value,
+) -> Query<'q, Postgres, PgArguments> {
+    q.bind(pos.topic)
+        .bind(pos.partition)
+        .bind(pos.offset)
+        .bind(kind)
+        .bind(&key.connection_id)
+        .bind(&key.entity_type)
+        .bind(&key.source_id)
+        .bind(command_id)
+        .bind(status)
+        .bind(detail)
+}
+
 impl Ledger {
     /// Connects and applies the migrations (idempotent).
     pub async fn connect(url: &str) -> Result<Self, LedgerError> {
@@ -218,22 +251,15 @@ impl Ledger {
         status: &str,
         detail: serde_json::Value,
     ) -> Result<bool, LedgerError> {
-        let inserted = sqlx::query(
-            "INSERT INTO audit_trail (source_topic, source_partition, source_offset, kind, connection_id,
-                 entity_type, source_id, command_id, status, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
+        let inserted = bind_audit(
+            sqlx::query(AUDIT_INSERT),
+            pos,
+            kind,
+            key,
+            command_id,
+            status,
+            detail,
         )
-        .bind(pos.topic)
-        .bind(pos.partition)
-        .bind(pos.offset)
-        .bind(kind)
-        .bind(&key.connection_id)
-        .bind(&key.entity_type)
-        .bind(&key.source_id)
-        .bind(command_id)
-        .bind(status)
-        .bind(detail)
         .execute(db)
         .await?
         .rows_affected();
@@ -301,18 +327,14 @@ impl Ledger {
         let currency = |t: &TargetRecord| t.total.as_ref().map(|m| m.currency.clone());
         // One statement, so atomic without a transaction (a round trip each for BEGIN and
         // COMMIT is most of the cost): the ledger changes only when the audit row is new.
-        let applied = sqlx::query(
-            "WITH audit AS (
-                 INSERT INTO audit_trail (source_topic, source_partition, source_offset, kind,
-                     connection_id, entity_type, source_id, command_id, status, detail)
-                 VALUES ($1, $2, $3, 'result', $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING
-                 RETURNING 1
+        let applied = bind_audit(
+            sqlx::query(&format!(
+                "WITH audit AS ({AUDIT_INSERT} RETURNING 1
              ), ledger AS (
                  INSERT INTO sync_ledger (connection_id, entity_type, source_id, target, tenant_id, store_id,
                      order_number, source_version, target_entity, target_id, target_version, document_number,
                      total_minor, currency, status, attempts, last_error, last_command_id)
-                 SELECT $4, $5, $6, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $8, $21, $22, $7
+                 SELECT $5, $6, $7, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $9, $22, $23, $8
                  WHERE EXISTS (SELECT 1 FROM audit)
                  ON CONFLICT (connection_id, entity_type, source_id) DO UPDATE SET
                      order_number = COALESCE(EXCLUDED.order_number, sync_ledger.order_number),
@@ -337,24 +359,22 @@ impl Ledger {
              ), targets AS (
                  INSERT INTO sync_target_records (connection_id, entity_type, source_id, role, target_entity,
                      target_id, target_version, document_number, total_minor, currency)
-                 SELECT $4, $5, $6, t.* FROM UNNEST($23::text[], $24::text[], $25::text[], $26::text[],
-                     $27::text[], $28::bigint[], $29::text[]) AS t
+                 SELECT $5, $6, $7, t.* FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[],
+                     $28::text[], $29::bigint[], $30::text[]) AS t
                  WHERE EXISTS (SELECT 1 FROM audit)
                  ON CONFLICT (connection_id, entity_type, source_id, role, target_entity, target_id) DO UPDATE SET
                      target_version = EXCLUDED.target_version, document_number = EXCLUDED.document_number,
                      total_minor = EXCLUDED.total_minor, currency = EXCLUDED.currency, updated_at = now()
              )
-             SELECT count(*) FROM audit",
+             SELECT count(*) FROM audit"
+            )),
+            pos,
+            "result",
+            &key,
+            Some(&r.command_id),
+            status,
+            detail,
         )
-        .bind(pos.topic)
-        .bind(pos.partition)
-        .bind(pos.offset)
-        .bind(&key.connection_id)
-        .bind(&key.entity_type)
-        .bind(&key.source_id)
-        .bind(&r.command_id)
-        .bind(status)
-        .bind(detail)
         .bind(target_name(r.target))
         .bind(&r.tenant_id)
         .bind(&r.store_id)
@@ -455,29 +475,24 @@ impl Ledger {
         detail: serde_json::Value,
     ) -> Result<bool, LedgerError> {
         let orders: Vec<String> = order_ids.iter().map(i64::to_string).collect();
-        let applied = sqlx::query(
-            "WITH audit AS (
-                 INSERT INTO audit_trail (source_topic, source_partition, source_offset, kind,
-                     connection_id, entity_type, source_id, command_id, status, detail)
-                 VALUES ($1, $2, $3, 'command', $4, $5, $6, $7, 'command', $8)
-                 ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING
-                 RETURNING 1
+        let applied = bind_audit(
+            sqlx::query(&format!(
+                "WITH audit AS ({AUDIT_INSERT} RETURNING 1
              ), members AS (
                  INSERT INTO summary_members (connection_id, document_number, order_id)
-                 SELECT $4, $6, o FROM UNNEST($9::text[]) AS o
+                 SELECT $5, $7, o FROM UNNEST($11::text[]) AS o
                  WHERE EXISTS (SELECT 1 FROM audit)
                  ON CONFLICT DO NOTHING
              )
-             SELECT count(*) FROM audit",
+             SELECT count(*) FROM audit"
+            )),
+            pos,
+            "command",
+            key,
+            Some(command_id),
+            "command",
+            detail,
         )
-        .bind(pos.topic)
-        .bind(pos.partition)
-        .bind(pos.offset)
-        .bind(&key.connection_id)
-        .bind(&key.entity_type)
-        .bind(&key.source_id)
-        .bind(command_id)
-        .bind(detail)
         .bind(orders)
         .fetch_one(&self.pool)
         .await?
