@@ -2,8 +2,7 @@
 //! with one daily-summary connection.
 use anyhow::{bail, Result};
 use nopbridge_kafka::{ensure_topics, CloudEvent, OutgoingRecord, Producer, TopicSpec};
-use nopbridge_proto::events::v1 as ev;
-use nopbridge_testkit::{unique, Broker, TestDb};
+use nopbridge_testkit::{orders::paid_order, unique, Broker, TestDb};
 use prost::Message;
 use std::path::Path;
 use std::time::Duration;
@@ -26,61 +25,6 @@ async fn nopbridge(url: &str, args: &[&str]) -> Result<Run> {
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
     })
-}
-
-fn m(minor_units: i64) -> Option<ev::Money> {
-    Some(ev::Money {
-        minor_units,
-        currency: "USD".into(),
-    })
-}
-
-/// A paid order of 2024-03-14 (UTC-5) at store 1: 80.00 + 8.00 shipping + 7.10 tax.
-fn order() -> ev::Order {
-    let ts = Some(prost_types::Timestamp {
-        seconds: 1_710_408_067,
-        nanos: 0,
-    });
-    ev::Order {
-        meta: Some(ev::EventMeta {
-            event_id: "evt-1001".into(),
-            tenant_id: "acme".into(),
-            store_id: "1".into(),
-            entity_type: ev::EntityType::Order as i32,
-            entity_id: "1001".into(),
-            ..Default::default()
-        }),
-        order_id: 1001,
-        store_id: 1,
-        order_status: ev::OrderStatus::Processing as i32,
-        payment_status: ev::PaymentStatus::Paid as i32,
-        shipping_status: ev::ShippingStatus::NotYetShipped as i32,
-        payment_method_system_name: "Payments.Manual".into(),
-        store_currency: "USD".into(),
-        customer_currency_code: "USD".into(),
-        currency_rate: Some(ev::Decimal { units: 1, scale: 0 }),
-        subtotal_excl_tax: m(8000),
-        subtotal_incl_tax: m(8710),
-        shipping_excl_tax: m(800),
-        shipping_incl_tax: m(800),
-        tax_total: m(710),
-        tax_rates_raw: "8.875:7.10;   ".into(),
-        order_total: m(9510),
-        items: vec![ev::OrderItem {
-            order_item_id: 1,
-            sku: "LAMP-OAK-01".into(),
-            product_name: "Oak Desk Lamp".into(),
-            quantity: 2,
-            price_excl_tax: m(8000),
-            price_incl_tax: m(8710),
-            unit_price_excl_tax: m(4000),
-            unit_price_incl_tax: m(4355),
-            ..Default::default()
-        }],
-        created_at: ts,
-        paid_at: ts,
-        ..Default::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +76,8 @@ async fn summaries_list_and_close_a_day() -> Result<()> {
     let run = tokio::spawn(nopbridge_transform::run(cfg, stop.clone()));
     let url = format!("http://127.0.0.1:{port}");
 
-    let payload = order().encode_to_vec();
+    // Paid on 2024-03-14 in UTC-5 (the example mapping's business day).
+    let payload = paid_order(1001, 1_710_408_067).encode_to_vec();
     let ce = CloudEvent::protobuf("evt-1001", "test", "nopbridge.events.v1.Order");
     Producer::new(&kafka)?
         .send(OutgoingRecord::new(&source, b"acme/1/order/1001", &payload).event(&ce, None))

@@ -2,9 +2,11 @@
 //! - [`Broker`]: a Kafka-API broker: `KAFKA_BOOTSTRAP_SERVERS` when set, else a local tansu
 //!   with in-memory storage, else (with a Docker engine) Apache Kafka in a container;
 //! - [`unique`]: topic and group names no other test uses;
-//! - [`TestDb`]: a fresh PostgreSQL database per test from `DATABASE_URL`.
+//! - [`TestDb`]: a fresh PostgreSQL database per test from `DATABASE_URL`;
+//! - [`orders`]: a canonical store order fixture.
 mod broker;
 mod db;
+pub mod orders;
 
 pub use broker::Broker;
 pub use db::TestDb;

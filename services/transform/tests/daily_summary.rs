@@ -17,7 +17,10 @@ use nopbridge_proto::{
     },
     events::v1 as ev,
 };
-use nopbridge_testkit::{unique, Broker, TestDb};
+use nopbridge_testkit::{
+    orders::{paid_order, timestamp, usd},
+    unique, Broker, TestDb,
+};
 use prost::Message;
 use sqlx::Connection as _;
 use std::collections::BTreeMap;
@@ -35,79 +38,21 @@ const START: i64 = 1_710_475_200;
 const AFTER_DAY1: i64 = 1_710_484_200;
 const CONN: &str = "qbo-realm-1";
 
-fn m(minor_units: i64) -> Option<ev::Money> {
-    Some(ev::Money {
-        minor_units,
-        currency: "USD".into(),
-    })
-}
-
-fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
-
-/// A paid US order at store 1 of tenant acme: 2 × 40.00 taxed at 8.875 %, shipping as given;
-/// `total` is what the order claims (8000 + shipping + 710 balances).
+/// The shared paid order with shipping as given; `total` is what the order claims (8000 +
+/// shipping + 710 balances); `version` orders versions of one order by `ingested_at`.
 fn order(id: i64, paid: i64, method: &str, shipping: i64, total: i64, version: i64) -> ev::Order {
+    let base = paid_order(id, paid);
     ev::Order {
         meta: Some(ev::EventMeta {
             event_id: format!("evt-{id}-{version}"),
-            tenant_id: "acme".into(),
-            store_id: "1".into(),
-            entity_type: ev::EntityType::Order as i32,
-            entity_id: id.to_string(),
-            occurred_at: ts(paid),
-            ingested_at: ts(paid + version),
-            schema_version: 1,
-            ..Default::default()
+            ingested_at: timestamp(paid + version),
+            ..base.meta.clone().unwrap_or_default()
         }),
-        order_id: id,
-        store_id: 1,
-        customer_id: 77,
-        customer_email: "zoe.obrien@example.com".into(),
-        order_status: ev::OrderStatus::Processing as i32,
-        payment_status: ev::PaymentStatus::Paid as i32,
-        shipping_status: ev::ShippingStatus::NotYetShipped as i32,
         payment_method_system_name: method.into(),
-        store_currency: "USD".into(),
-        customer_currency_code: "USD".into(),
-        currency_rate: Some(ev::Decimal { units: 1, scale: 0 }),
-        subtotal_excl_tax: m(8000),
-        subtotal_incl_tax: m(8710),
-        shipping_excl_tax: m(shipping),
-        shipping_incl_tax: m(shipping),
-        tax_total: m(710),
-        tax_rates: vec![ev::TaxRateAmount {
-            rate_percent: Some(ev::Decimal {
-                units: 8875,
-                scale: 3,
-            }),
-            amount: m(710),
-        }],
-        tax_rates_raw: "8.875:7.10;   ".into(),
-        order_total: m(total),
-        billing_address: Some(ev::Address {
-            first_name: "Zoë".into(),
-            last_name: "O'Brien".into(),
-            email: "zoe.obrien@example.com".into(),
-            country_code: "US".into(),
-            city: "Seattle".into(),
-            ..Default::default()
-        }),
-        items: vec![ev::OrderItem {
-            order_item_id: 1,
-            sku: "LAMP-OAK-01".into(),
-            product_name: "Oak Desk Lamp".into(),
-            quantity: 2,
-            price_excl_tax: m(8000),
-            price_incl_tax: m(8710),
-            unit_price_excl_tax: m(4000),
-            unit_price_incl_tax: m(4355),
-            ..Default::default()
-        }],
-        created_at: ts(paid),
-        paid_at: ts(paid),
-        ..Default::default()
+        shipping_excl_tax: usd(shipping),
+        shipping_incl_tax: usd(shipping),
+        order_total: usd(total),
+        ..base
     }
 }
 

@@ -9,81 +9,18 @@ use nopbridge_proto::{
     control::v1::{control_client::ControlClient, ReloadRequest},
     events::v1 as ev,
 };
-use nopbridge_testkit::{unique, Broker};
+use nopbridge_testkit::{
+    orders::{paid_order, usd},
+    unique, Broker,
+};
 use prost::Message;
 use std::{net::TcpListener, path::Path, time::Duration};
 
-fn m(minor_units: i64) -> Option<ev::Money> {
-    Some(ev::Money {
-        minor_units,
-        currency: "USD".into(),
-    })
-}
-
-/// A paid US order at store 1 of tenant acme: 2 × 40.00 taxed at 8.875 %, shipping 8.00.
+/// The shared paid order (2 × 40.00 taxed at 8.875 %, shipping 8.00) claiming `total`.
 fn order(id: i64, total: i64) -> ev::Order {
-    let ts = Some(prost_types::Timestamp {
-        seconds: 1_710_408_067,
-        nanos: 0,
-    });
     ev::Order {
-        meta: Some(ev::EventMeta {
-            event_id: format!("evt-{id}"),
-            tenant_id: "acme".into(),
-            store_id: "1".into(),
-            entity_type: ev::EntityType::Order as i32,
-            entity_id: id.to_string(),
-            occurred_at: ts,
-            schema_version: 1,
-            ..Default::default()
-        }),
-        order_id: id,
-        store_id: 1,
-        customer_id: 77,
-        customer_email: "zoe.obrien@example.com".into(),
-        order_status: ev::OrderStatus::Processing as i32,
-        payment_status: ev::PaymentStatus::Paid as i32,
-        shipping_status: ev::ShippingStatus::NotYetShipped as i32,
-        payment_method_system_name: "Payments.Manual".into(),
-        store_currency: "USD".into(),
-        customer_currency_code: "USD".into(),
-        currency_rate: Some(ev::Decimal { units: 1, scale: 0 }),
-        subtotal_excl_tax: m(8000),
-        subtotal_incl_tax: m(8710),
-        shipping_excl_tax: m(800),
-        shipping_incl_tax: m(800),
-        tax_total: m(710),
-        tax_rates: vec![ev::TaxRateAmount {
-            rate_percent: Some(ev::Decimal {
-                units: 8875,
-                scale: 3,
-            }),
-            amount: m(710),
-        }],
-        tax_rates_raw: "8.875:7.10;   ".into(),
-        order_total: m(total),
-        billing_address: Some(ev::Address {
-            first_name: "Zoë".into(),
-            last_name: "O'Brien".into(),
-            email: "zoe.obrien@example.com".into(),
-            country_code: "US".into(),
-            city: "Seattle".into(),
-            ..Default::default()
-        }),
-        items: vec![ev::OrderItem {
-            order_item_id: 1,
-            sku: "LAMP-OAK-01".into(),
-            product_name: "Oak Desk Lamp".into(),
-            quantity: 2,
-            price_excl_tax: m(8000),
-            price_incl_tax: m(8710),
-            unit_price_excl_tax: m(4000),
-            unit_price_incl_tax: m(4355),
-            ..Default::default()
-        }],
-        created_at: ts,
-        paid_at: ts,
-        ..Default::default()
+        order_total: usd(total),
+        ..paid_order(id, 1_710_408_067)
     }
 }
 

@@ -157,6 +157,7 @@ fn culprits(
 mod tests {
     use super::*;
     use nopbridge_mapping::pb::events as ev;
+    use nopbridge_testkit::orders::{paid_order, usd};
     use prost::Message;
 
     fn mapper() -> Mapper {
@@ -172,55 +173,12 @@ mod tests {
         Mapper::new(vec![cfg.unwrap_or_else(|e| panic!("{e}"))]).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn m(minor_units: i64) -> Option<ev::Money> {
-        Some(ev::Money {
-            minor_units,
-            currency: "USD".into(),
-        })
-    }
-
-    /// A paid order of 2024-03-14 in UTC-5: 80.00 + 8.00 shipping + 7.10 tax = `total`.
+    /// The shared paid order of 2024-03-14 in UTC-5 (80.00 + 8.00 shipping + 7.10 tax),
+    /// claiming `total`.
     fn order(id: i64, total: i64, paid: i64) -> Vec<u8> {
-        let ts = Some(prost_types::Timestamp {
-            seconds: paid,
-            nanos: 0,
-        });
         ev::Order {
-            meta: Some(ev::EventMeta {
-                event_id: format!("evt-{id}"),
-                tenant_id: "acme".into(),
-                store_id: "1".into(),
-                ..Default::default()
-            }),
-            order_id: id,
-            store_id: 1,
-            order_status: ev::OrderStatus::Processing as i32,
-            payment_status: ev::PaymentStatus::Paid as i32,
-            payment_method_system_name: "Payments.Manual".into(),
-            store_currency: "USD".into(),
-            customer_currency_code: "USD".into(),
-            currency_rate: Some(ev::Decimal { units: 1, scale: 0 }),
-            subtotal_excl_tax: m(8000),
-            subtotal_incl_tax: m(8710),
-            shipping_excl_tax: m(800),
-            shipping_incl_tax: m(800),
-            tax_total: m(710),
-            tax_rates_raw: "8.875:7.10;   ".into(),
-            order_total: m(total),
-            items: vec![ev::OrderItem {
-                order_item_id: 1,
-                sku: "LAMP-OAK-01".into(),
-                product_name: "Oak Desk Lamp".into(),
-                quantity: 2,
-                price_excl_tax: m(8000),
-                price_incl_tax: m(8710),
-                unit_price_excl_tax: m(4000),
-                unit_price_incl_tax: m(4355),
-                ..Default::default()
-            }],
-            created_at: ts,
-            paid_at: ts,
-            ..Default::default()
+            order_total: usd(total),
+            ..paid_order(id, paid)
         }
         .encode_to_vec()
     }
