@@ -11,7 +11,7 @@ use common::*;
 use nopbridge_emu_nopcommerce::model::ROLE_REGISTERED;
 use nopbridge_emu_nopcommerce::{
     AddressInput, DeliveryState, EmulatorConfig, EmulatorHandle, Mode, NewCustomer, PlaceOrder,
-    PlaceOrderItem, WebhookConfig,
+    PlaceOrderItem, RunningEmulator, WebhookConfig,
 };
 use nopbridge_proto::events::v1 as ev;
 use reqwest::StatusCode;
@@ -32,6 +32,25 @@ fn service(port: u16, base_url: &str) -> String {
             "polling = false\ninitial_backoff_ms = 20\nmax_backoff_ms = 200"
         )
     )
+}
+
+/// A seeded store whose signed webhooks go to an ingest receiver on the returned port.
+async fn store_sending_webhooks(seed: u64) -> Result<(RunningEmulator, EmulatorHandle, u16)> {
+    let emu = emulator(EmulatorConfig {
+        seed,
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let h = emu.handle().clone();
+    let port = free_port();
+    h.set_webhook_config(WebhookConfig {
+        url: Some(receiver_url(port)),
+        secret: SECRET.into(),
+        initial_backoff_ms: 50,
+        max_backoff_ms: 400,
+        ..h.webhook_config()
+    });
+    Ok((emu, h, port))
 }
 
 fn receiver_url(port: u16) -> String {
@@ -58,20 +77,7 @@ fn stocked_product(h: &EmulatorHandle, multi: bool) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_entity_type_arrives_by_webhook_with_its_money_and_status() -> Result<()> {
     let env = Env::new().await?;
-    let emu = emulator(EmulatorConfig {
-        seed: 21,
-        ..EmulatorConfig::default()
-    })
-    .await?;
-    let h = emu.handle().clone();
-    let port = free_port();
-    h.set_webhook_config(WebhookConfig {
-        url: Some(receiver_url(port)),
-        secret: SECRET.into(),
-        initial_backoff_ms: 50,
-        max_backoff_ms: 400,
-        ..h.webhook_config()
-    });
+    let (emu, h, port) = store_sending_webhooks(21).await?;
     let topic = |e: &str| env.canonical(e);
     let collecting = Collecting::start(&env.kafka(), env.all_canonical()).await?;
     let ingest = Ingest::start(env.config(&service(port, &emu.base_url()))?);
@@ -540,20 +546,7 @@ async fn hold(ingest: &Ingest, on: bool) -> Result<()> {
 async fn webhooks_for_a_record_already_queued_here_add_no_notification_and_miss_no_change(
 ) -> Result<()> {
     let env = Env::new().await?;
-    let emu = emulator(EmulatorConfig {
-        seed: 22,
-        ..EmulatorConfig::default()
-    })
-    .await?;
-    let h = emu.handle().clone();
-    let port = free_port();
-    h.set_webhook_config(WebhookConfig {
-        url: Some(receiver_url(port)),
-        secret: SECRET.into(),
-        initial_backoff_ms: 50,
-        max_backoff_ms: 400,
-        ..h.webhook_config()
-    });
+    let (emu, h, port) = store_sending_webhooks(22).await?;
     let orders = env.canonical("order");
     let collecting =
         Collecting::start(&env.kafka(), vec![orders.clone(), env.notifications()]).await?;
