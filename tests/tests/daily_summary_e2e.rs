@@ -13,7 +13,7 @@ mod stack;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration as Days, Utc};
-use nopbridge_emu_dynamics_gp::{self as gp, EmulatorConfig as GpConfig};
+use nopbridge_emu_dynamics_gp as gp;
 use nopbridge_emu_nopcommerce::{self as nop, EmulatorConfig as NopConfig, LiveConfig};
 use nopbridge_emu_quickbooks::{self as qbo, EmulatorConfig as QboConfig};
 use nopbridge_kafka::{ensure_topics, read_topic, CancellationToken, KafkaConfig, TopicSpec};
@@ -24,7 +24,7 @@ use prost::Message;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::Connection as _;
-use stack::{cents, eventually, free_port, set_up_company, spawn, TAKEN};
+use stack::{cents, eventually, free_port, set_up_company, spawn, GP_COMPANY, TAKEN};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -33,7 +33,6 @@ use std::time::Duration;
 
 /// nopCommerce OrderStatus Cancelled (the mapping voids those: no summary).
 const CANCELLED: i32 = 40;
-const GP_COMPANY: &str = "TWO";
 
 fn cents_of(v: &Value) -> i64 {
     let s = match v {
@@ -204,16 +203,7 @@ impl Books {
     async fn start(target: Target) -> Result<Self> {
         Ok(match target {
             Target::Gp => {
-                let mut company = gp::CompanyConfig {
-                    name: GP_COMPANY.into(),
-                    ..gp::CompanyConfig::default()
-                };
-                company.tax_details.push("VAT7R".into());
-                let books = gp::spawn(GpConfig {
-                    companies: vec![company],
-                    ..GpConfig::default()
-                })
-                .await?;
+                let books = stack::spawn_gp(Vec::new()).await?;
                 books.handle().set_faults(gp_faults());
                 Books::Gp(books)
             }

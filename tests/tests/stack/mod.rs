@@ -309,18 +309,23 @@ async fn spawn_back_offices(
             })
             .collect()
     });
+    let gp = spawn_gp(items).await?;
+    Ok((kashflow, gp, short_item))
+}
+
+/// The GP emulator with the demo company (its default tax details and VAT7R) holding `items`.
+pub async fn spawn_gp(items: Vec<gp::ItemSeed>) -> Result<gp::RunningEmulator> {
     let mut company = gp::CompanyConfig {
         name: GP_COMPANY.into(),
         items,
         ..gp::CompanyConfig::default()
     };
     company.tax_details.push("VAT7R".into());
-    let gp = gp::spawn(GpConfig {
+    Ok(gp::spawn(GpConfig {
         companies: vec![company],
         ..GpConfig::default()
     })
-    .await?;
-    Ok((kashflow, gp, short_item))
+    .await?)
 }
 
 impl Stack {
