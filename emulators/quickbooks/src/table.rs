@@ -65,7 +65,8 @@ pub fn number_key(d: rust_decimal::Decimal) -> String {
 #[derive(Default)]
 pub struct Table {
     rows: BTreeMap<u64, Object>,
-    index: HashMap<(&'static str, String), BTreeSet<u64>>,
+    /// Field → key → Ids of the objects with that key in that field.
+    index: HashMap<&'static str, HashMap<String, BTreeSet<u64>>>,
 }
 
 fn keys_of(obj: &Object) -> Vec<(&'static str, String)> {
@@ -79,19 +80,27 @@ fn keys_of(obj: &Object) -> Vec<(&'static str, String)> {
 impl Table {
     pub fn insert(&mut self, id: u64, obj: Object) {
         self.remove(id);
-        for key in keys_of(&obj) {
-            self.index.entry(key).or_default().insert(id);
+        for (field, key) in keys_of(&obj) {
+            self.index
+                .entry(field)
+                .or_default()
+                .entry(key)
+                .or_default()
+                .insert(id);
         }
         self.rows.insert(id, obj);
     }
 
     pub fn remove(&mut self, id: u64) -> Option<Object> {
         let old = self.rows.remove(&id)?;
-        for key in keys_of(&old) {
-            if let Some(ids) = self.index.get_mut(&key) {
+        for (field, key) in keys_of(&old) {
+            let Some(keys) = self.index.get_mut(field) else {
+                continue;
+            };
+            if let Some(ids) = keys.get_mut(&key) {
                 ids.remove(&id);
                 if ids.is_empty() {
-                    self.index.remove(&key);
+                    keys.remove(&key);
                 }
             }
         }
@@ -114,12 +123,15 @@ impl Table {
     /// Objects that may have one of `keys` (see [`value_keys`]) in `field`, by Id: those that
     /// have, or every object when the field is not indexed. Callers check the field itself.
     pub fn lookup(&self, field: &str, keys: &[String]) -> Vec<&Object> {
-        let Some(field) = INDEXED.iter().find(|f| **f == field) else {
+        if !INDEXED.contains(&field) {
             return self.rows.values().collect();
+        }
+        let Some(index) = self.index.get(field) else {
+            return Vec::new();
         };
         let ids: BTreeSet<u64> = keys
             .iter()
-            .filter_map(|k| self.index.get(&(*field, k.clone())))
+            .filter_map(|k| index.get(k))
             .flatten()
             .copied()
             .collect();
