@@ -317,6 +317,50 @@ fn print_cpu(before: &BTreeMap<String, u64>, posted: usize, took: Duration) {
     );
 }
 
+/// PostgreSQL's work so far in each service's database: commits ("<service> commits") and
+/// rows inserted, updated or deleted per table ("<service> <table>"). The statistics reach
+/// these views within a second of each transaction, so differences over many seconds hold.
+async fn pg_counts(stack: &Stack) -> Result<BTreeMap<String, i64>> {
+    let mut out = BTreeMap::new();
+    for (service, url) in ["ingest", "connector-sink", "reconciler"]
+        .into_iter()
+        .zip(stack.database_urls())
+    {
+        let pool = sqlx::PgPool::connect(url).await?;
+        let commits: i64 = sqlx::query_scalar(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await?;
+        out.insert(format!("{service} commits"), commits);
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT relname::text, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables",
+        )
+        .fetch_all(&pool)
+        .await?;
+        for (table, n) in rows {
+            out.insert(format!("{service} {table}"), n);
+        }
+        pool.close().await;
+    }
+    Ok(out)
+}
+
+/// PostgreSQL commits and row writes per posted order since `before` (from `pg_counts`).
+async fn print_pg(stack: &Stack, before: &BTreeMap<String, i64>, posted: usize) -> Result<()> {
+    // Let the last second's statistics arrive.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let used: Vec<String> = pg_counts(stack)
+        .await?
+        .into_iter()
+        .map(|(k, n)| (k.clone(), n - before.get(&k).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {:.2}", n as f64 / posted.max(1) as f64))
+        .collect();
+    println!("  PostgreSQL per posted order: {}", used.join(", "));
+    Ok(())
+}
+
 /// What the back office and the store were asked per posted order.
 fn print_requests(stack: &Stack, posted: usize) {
     let per = |n: u64| n as f64 / posted.max(1) as f64;
@@ -393,7 +437,7 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
     // Steady state: from the first document posted to the last (the services' start-up and
     // consumer-group joins left out, as the raw pass-through's warm-up leaves them out).
     let deadline = Instant::now() + Duration::from_secs(1800);
-    let mut first: Option<(Instant, usize, BTreeMap<String, u64>)> = None;
+    let mut first: Option<(Instant, usize, BTreeMap<String, u64>, BTreeMap<String, i64>)> = None;
     let took = loop {
         // A count, not `sales_docs`: copying every document 50 times a second would take
         // the CPU the pipeline is being measured on.
@@ -402,7 +446,7 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
             .map(|e| stack.books.handle().count(&stack.realm, e))
             .sum::<usize>();
         if posted > 0 && first.is_none() {
-            first = Some((Instant::now(), posted, cpu_by_role()));
+            first = Some((Instant::now(), posted, cpu_by_role(), pg_counts(&stack).await?));
         }
         if posted >= expected {
             break first
@@ -417,9 +461,10 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
     };
     let peaks = sampler.finish();
     print_requests(&stack, expected);
-    let timed = expected - first.as_ref().map_or(0, |(_, n, _)| *n);
-    if let Some((_, _, before)) = &first {
-        print_cpu(before, timed, took);
+    let timed = expected - first.as_ref().map_or(0, |(_, n, ..)| *n);
+    if let Some((_, _, cpu, pg)) = &first {
+        print_cpu(cpu, timed, took);
+        print_pg(&stack, pg, timed).await?;
     }
     let pipeline = timed as f64 / took.as_secs_f64().max(1e-9);
     // The same count of messages the size of a canonical order event, through four stages.
@@ -500,7 +545,7 @@ async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeM
         bail!("the store has no customers or no products in stock to order");
     }
     let count = (rate * seconds) as usize;
-    let (cpu_before, started) = (cpu_by_role(), Instant::now());
+    let (cpu_before, pg_before, started) = (cpu_by_role(), pg_counts(&stack).await?, Instant::now());
     let every = Duration::from_secs_f64(1.0 / rate);
     let mut placed: HashMap<i64, chrono::DateTime<chrono::Utc>> = HashMap::new();
     let mut tick = tokio::time::interval(every);
@@ -543,6 +588,7 @@ async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeM
     stop.cancel();
     print_requests(&stack, placed.len());
     print_cpu(&cpu_before, placed.len(), started.elapsed());
+    print_pg(&stack, &pg_before, placed.len()).await?;
     if std::env::var("BENCH_TOPICS").is_ok() {
         print_topics(&stack, placed.len()).await?;
     }

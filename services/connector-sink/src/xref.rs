@@ -1,8 +1,9 @@
 //! The connector's own state in PostgreSQL: cross references (connection, kind, natural key →
 //! target id), the OAuth refresh tokens of each connection, and the QuickBooks stock watch's
 //! baselines and outbox (quickbooks/stock_watch.rs).
-use sqlx::{postgres::PgPoolOptions, PgPool, Row};
-use std::time::Duration;
+use parking_lot::Mutex;
+use sqlx::{PgPool, Row};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 #[derive(Debug, thiserror::Error)]
 #[error("connector database: {0}")]
@@ -63,17 +64,23 @@ pub struct Xref {
     pub command_id: String,
 }
 
+/// (connection, kind, natural key) of a cross reference.
+type XrefKey = (String, String, String);
+
+/// Cross references kept in memory by [`Store::get_cached`]; emptied when full.
+const CACHE_CAPACITY: usize = 100_000;
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    cache: Arc<Mutex<HashMap<XrefKey, Xref>>>,
 }
 
 impl Store {
     /// Connects and creates the tables (under an advisory lock: several sink processes may
     /// start at once).
     pub async fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(pool_size.max(2))
+        let pool = nopbridge_runtime::db::pool_options(pool_size.max(2))
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
@@ -85,7 +92,10 @@ impl Store {
             sqlx::query(stmt).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            cache: Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -114,6 +124,35 @@ impl Store {
         }))
     }
 
+    /// Like [`Store::get`], but served from memory after the first read: for references
+    /// that heal when stale (a record QuickBooks rejects is forgotten and resolved again,
+    /// so another process's forget costs one failed try here, never a wrong document).
+    /// This process's own `put` and `forget` keep the memory current.
+    pub async fn get_cached(
+        &self,
+        connection: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<Xref>, StoreError> {
+        let k = (connection.to_string(), kind.to_string(), key.to_string());
+        if let Some(x) = self.cache.lock().get(&k) {
+            return Ok(Some(x.clone()));
+        }
+        let found = self.get(connection, kind, key).await?;
+        if let Some(x) = &found {
+            self.remember(k, x.clone());
+        }
+        Ok(found)
+    }
+
+    fn remember(&self, k: XrefKey, x: Xref) {
+        let mut cache = self.cache.lock();
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(k, x);
+    }
+
     pub async fn put(
         &self,
         connection: &str,
@@ -136,10 +175,17 @@ impl Store {
         .bind(&xref.command_id)
         .execute(&self.pool)
         .await?;
+        let k = (connection.to_string(), kind.to_string(), key.to_string());
+        if self.cache.lock().contains_key(&k) {
+            self.remember(k, xref.clone());
+        }
         Ok(())
     }
 
     pub async fn forget(&self, connection: &str, kind: &str, key: &str) -> Result<(), StoreError> {
+        self.cache
+            .lock()
+            .remove(&(connection.to_string(), kind.to_string(), key.to_string()));
         sqlx::query(
             "DELETE FROM sink_xref WHERE connection_id = $1 AND kind = $2 AND natural_key = $3",
         )

@@ -144,6 +144,34 @@ async fn a_customer_made_inactive_in_quickbooks_is_resolved_again_not_dead_lette
     Ok(())
 }
 
+/// Two sink processes remember references in memory; when one of them finds a customer gone
+/// stale and resolves it again, the other's remembered id costs it one refused try, then it
+/// uses the new customer (no third one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_another_process_resolved_again_is_followed_not_duplicated() -> Result<()> {
+    let h = Harness::start(Opts::default()).await?;
+    let (a, b) = (handler(&h).await?, handler(&h).await?);
+    let ivy = |n| order(&h.connection, n, "Ivy Hart", "ivy@example.com");
+    post(&a, &ivy(10)).await?;
+    post(&b, &ivy(11)).await?;
+    let first = h.entities("Customer")[0].clone();
+    h.emu_post(
+        "customer",
+        json!({"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": true, "Active": false}),
+    )
+    .await?;
+    post(&a, &ivy(12)).await?;
+    post(&b, &ivy(13)).await?;
+    let customers = h.entities("Customer");
+    assert_eq!(customers.len(), 2, "{customers:?}");
+    let receipts = h.entities("SalesReceipt");
+    assert_eq!(receipts.len(), 4);
+    let (by_a, by_b) = (&receipts[2], &receipts[3]);
+    assert_ne!(by_a["CustomerRef"]["value"], first["Id"]);
+    assert_eq!(by_b["CustomerRef"]["value"], by_a["CustomerRef"]["value"]);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lines_the_mapping_points_at_accounts_post_and_balance() -> Result<()> {
     let h = Harness::start(Opts::default()).await?;

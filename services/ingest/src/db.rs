@@ -3,7 +3,7 @@
 //! deliveries already accepted.
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -64,8 +64,7 @@ pub struct Db {
 impl Db {
     /// Connects and applies the migrations (sqlx serialises concurrent migrators).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+        let pool = nopbridge_runtime::db::pool_options(max_connections)
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;

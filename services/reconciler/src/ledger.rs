@@ -9,7 +9,7 @@ use nopbridge_proto::commands::v1::{
 };
 use serde_json::json;
 use sqlx::{
-    postgres::{PgArguments, PgPoolOptions},
+    postgres::PgArguments,
     query::Query,
     PgExecutor, PgPool, Postgres, Row,
 };
@@ -232,7 +232,7 @@ fn bind_audit<'q>(
 impl Ledger {
     /// Connects and applies the migrations (idempotent).
     pub async fn connect(url: &str) -> Result<Self, LedgerError> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        let pool = nopbridge_runtime::db::pool_options(8).connect(url).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }

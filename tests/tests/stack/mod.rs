@@ -151,7 +151,7 @@ pub struct Stack {
     tasks: Vec<JoinHandle<()>>,
     /// With [`Opts::processes`]: the services' processes.
     children: Vec<(&'static str, tokio::process::Child)>,
-    _dbs: [TestDb; 3],
+    dbs: [TestDb; 3],
     _dir: tempfile::TempDir,
 }
 
@@ -657,7 +657,7 @@ impl Stack {
             stop,
             tasks,
             children,
-            _dbs: dbs,
+            dbs,
             _dir: dir,
         })
     }
@@ -681,6 +681,11 @@ impl Stack {
             .iter()
             .filter_map(|(name, c)| Some((name.to_string(), c.id()?)))
             .collect()
+    }
+
+    /// The services' databases: ingest's, connector-sink's and the ledger's.
+    pub fn database_urls(&self) -> [&str; 3] {
+        self.dbs.each_ref().map(|db| db.url.as_str())
     }
 
     /// Stops the four services and waits for them.

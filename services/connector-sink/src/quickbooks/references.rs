@@ -254,12 +254,12 @@ impl QboConnector {
                 attempts: 0,
             }
         };
-        if let Some(x) = self.store.get(conn, "customer", &key).await? {
+        if let Some(x) = self.store.get_cached(conn, "customer", &key).await? {
             return Ok(known(x));
         }
         // Concurrent commands for the same person wait here and find the first one's result.
         let _flight = self.flights.lock(&format!("customer|{key}")).await;
-        if let Some(x) = self.store.get(conn, "customer", &key).await? {
+        if let Some(x) = self.store.get_cached(conn, "customer", &key).await? {
             return Ok(known(x));
         }
         if by_email {
@@ -673,12 +673,12 @@ impl QboConnector {
                 attempts: 0,
             }
         };
-        if let Some(x) = self.store.get(conn, "item", &key).await? {
+        if let Some(x) = self.store.get_cached(conn, "item", &key).await? {
             return Ok(known(x));
         }
         // Concurrent commands selling the same new product create it once.
         let _flight = self.flights.lock(&format!("item|{key}")).await;
-        if let Some(x) = self.store.get(conn, "item", &key).await? {
+        if let Some(x) = self.store.get_cached(conn, "item", &key).await? {
             return Ok(known(x));
         }
         if let Some(id) = self.find_item(command_id, &key, field, value).await? {

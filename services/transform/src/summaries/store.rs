@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use nopbridge_kafka::Record;
 use serde_json::Value;
 use sqlx::{
-    postgres::{PgPool, PgPoolOptions, PgRow},
+    postgres::{PgPool, PgRow},
     Postgres, Row, Transaction,
 };
 
@@ -170,8 +170,7 @@ pub struct Store {
 impl Store {
     /// Connects and applies the migrations (sqlx serialises concurrent migrators).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+        let pool = nopbridge_runtime::db::pool_options(max_connections)
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
