@@ -437,7 +437,9 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
     // Steady state: from the first document posted to the last (the services' start-up and
     // consumer-group joins left out, as the raw pass-through's warm-up leaves them out).
     let deadline = Instant::now() + Duration::from_secs(1800);
-    let mut first: Option<(Instant, usize, BTreeMap<String, u64>, BTreeMap<String, i64>)> = None;
+    // When the first document was posted: the time, the count then, CPU and PostgreSQL work.
+    type Start = (Instant, usize, BTreeMap<String, u64>, BTreeMap<String, i64>);
+    let mut first: Option<Start> = None;
     let took = loop {
         // A count, not `sales_docs`: copying every document 50 times a second would take
         // the CPU the pipeline is being measured on.
