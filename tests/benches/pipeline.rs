@@ -13,8 +13,8 @@
 //!    Targets: under 30 MB idle and 150 MB under load.
 //!
 //! `cargo build --release --bins && cargo bench -p nopbridge-tests --bench pipeline`
-//! (`BENCH_ONLY=throughput` or `latency` runs one part; `BENCH_TOPICS=1` also prints the
-//! latency part's records per order on each topic).
+//! (`BENCH_ONLY=throughput` or `latency` runs one part; `BENCH_TOPICS=1` also prints each
+//! part's records per order on each topic).
 #[path = "../tests/stack/mod.rs"]
 mod stack;
 
@@ -468,8 +468,13 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
         print_cpu(cpu, timed, took);
         print_pg(&stack, pg, timed).await?;
     }
+    if std::env::var("BENCH_TOPICS").is_ok() {
+        print_topics(&stack, expected).await?;
+    }
     let pipeline = timed as f64 / took.as_secs_f64().max(1e-9);
-    // The same count of messages the size of a canonical order event, through four stages.
+    // The same count of messages the size of a canonical order event, through four stages,
+    // once the pipeline's tail (the ledger and write-backs catching up) is done.
+    wait_quiet().await;
     let raw = raw_pass_through(&stack.kafka, timed, 1024).await?;
     let raw_rate = timed as f64 / raw.as_secs_f64().max(1e-9);
     println!(
