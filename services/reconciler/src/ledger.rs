@@ -13,6 +13,7 @@ use sqlx::{
     query::Query,
     PgExecutor, PgPool, Postgres, Row,
 };
+use crate::step_writer::{StepRow, StepWriter};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -24,6 +25,11 @@ pub enum LedgerError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("write-back command not produced: {0}")]
     Produce(String),
+    /// A group write failed (the database error, shared by every record in the group).
+    #[error("ledger database: {0}")]
+    Batch(String),
+    #[error("the ledger's step writer stopped")]
+    WriterStopped,
 }
 
 /// Where a Kafka record came from: the audit trail's idempotency key.
@@ -120,6 +126,7 @@ pub struct DeadLetterFilter<'a> {
 #[derive(Clone)]
 pub struct Ledger {
     pool: PgPool,
+    steps: StepWriter,
 }
 
 pub fn target_name(t: i32) -> &'static str {
@@ -234,7 +241,10 @@ impl Ledger {
     pub async fn connect(url: &str) -> Result<Self, LedgerError> {
         let pool = nopbridge_runtime::db::pool_options(8).connect(url).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            steps: StepWriter::start(pool.clone()),
+            pool,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -452,7 +462,8 @@ impl Ledger {
         Ok(true)
     }
 
-    /// Records a canonical event or a command in the audit trail (for traces).
+    /// Records a canonical event or a command in the audit trail (for traces), grouped
+    /// with other handlers' steps into one commit (see [`StepWriter`]).
     pub async fn record_step(
         &self,
         pos: Position<'_>,
@@ -461,7 +472,9 @@ impl Ledger {
         command_id: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<bool, LedgerError> {
-        Self::audit(&self.pool, pos, kind, key, command_id, kind, detail).await
+        self.steps
+            .write(StepRow::new(pos, kind, key, command_id, detail))
+            .await
     }
 
     /// Records a daily summary's command in the audit trail and which orders it holds, in one

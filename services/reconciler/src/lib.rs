@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod reconcile;
 pub mod replay;
 pub mod steps;
+mod step_writer;
 pub mod write_back;
 
 use ledger::{Ledger, LedgerError, Position};

@@ -327,6 +327,50 @@ async fn a_dead_letter_read_before_its_failed_result_stays_dead_lettered() -> Re
     Ok(())
 }
 
+/// Steps are written in groups (one insert for the handlers waiting together): every one
+/// of 300 commands handled at once, and again when all are redelivered at once, is in its
+/// order's trail exactly once, with what it said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_handled_together_are_each_recorded_once() -> Result<()> {
+    let db = TestDb::create().await?;
+    let ledger = Ledger::connect(&db.url).await?;
+    let feed = LedgerFeed {
+        ledger: ledger.clone(),
+        write_back: None,
+    };
+    let topic = "sink.quickbooks_online.commands.v1";
+    let records: Vec<Record> = (1..=300)
+        .map(|id| {
+            let c = Command {
+                command_id: format!("cmd-{id}"),
+                connection_id: "qbo-1".into(),
+                target: TargetKind::QuickbooksOnline as i32,
+                order: Some(OrderReference {
+                    order_id: id,
+                    order_number: format!("{id}"),
+                    document_number: format!("D{id}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            record(topic, id, c.encode_to_vec(), vec![])
+        })
+        .collect();
+    for _delivery in 0..2 {
+        futures::future::try_join_all(records.iter().map(|r| feed.handle(r)))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    for id in 1..=300 {
+        let trail = ledger.trail(&order_key(id)).await?;
+        let commands: Vec<_> = trail.iter().filter(|r| r.kind == "command").collect();
+        assert_eq!(commands.len(), 1, "order {id}: {trail:?}");
+        assert_eq!(commands[0].command_id.as_deref(), Some(format!("cmd-{id}").as_str()));
+        assert_eq!(commands[0].detail["document_number"], format!("D{id}"));
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_feeds_the_ledger_and_answers_traces() -> Result<()> {
     use nopbridge_proto::control::v1::{
