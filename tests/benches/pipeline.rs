@@ -448,7 +448,12 @@ async fn throughput(bins: &Path) -> Result<(f64, f64, BTreeMap<String, u64>)> {
             .map(|e| stack.books.handle().count(&stack.realm, e))
             .sum::<usize>();
         if posted > 0 && first.is_none() {
-            first = Some((Instant::now(), posted, cpu_by_role(), pg_counts(&stack).await?));
+            first = Some((
+                Instant::now(),
+                posted,
+                cpu_by_role(),
+                pg_counts(&stack).await?,
+            ));
         }
         if posted >= expected {
             break first
@@ -561,7 +566,8 @@ async fn latency(bins: &Path) -> Result<(Vec<f64>, BTreeMap<String, u64>, BTreeM
         bail!("the store has no customers or no products in stock to order");
     }
     let count = (rate * seconds) as usize;
-    let (cpu_before, pg_before, started) = (cpu_by_role(), pg_counts(&stack).await?, Instant::now());
+    let (cpu_before, pg_before, started) =
+        (cpu_by_role(), pg_counts(&stack).await?, Instant::now());
     let every = Duration::from_secs_f64(1.0 / rate);
     let mut placed: HashMap<i64, chrono::DateTime<chrono::Utc>> = HashMap::new();
     let mut tick = tokio::time::interval(every);

@@ -1,7 +1,8 @@
 //! What every nopbridge service shares, so each service only adds its own behaviour:
 //! layered typed config ([`config`]), logs and traces ([`telemetry`]), SIGTERM handling
-//! ([`shutdown`]), PostgreSQL pool settings ([`db`]), the gRPC server with health, reflection and the control API ([`grpc`],
-//! [`control`]), the topic registry ([`topics`]) and the service skeleton ([`service`]).
+//! ([`shutdown`]), PostgreSQL pool settings and group commit ([`db`]), the gRPC server with
+//! health, reflection and the control API ([`grpc`], [`control`]), the topic registry
+//! ([`topics`]) and the service skeleton ([`service`]).
 pub mod config;
 pub mod contract;
 pub mod control;

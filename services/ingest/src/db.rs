@@ -2,10 +2,11 @@
 //! per connection, the last content hash and small state per entity, and the webhook
 //! deliveries already accepted.
 use chrono::{DateTime, Utc};
+use nopbridge_runtime::db::{GroupWriteError, GroupWriter};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::postgres::PgPool;
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -16,6 +17,9 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("state database: bad stored value: {0}")]
     Decode(#[from] serde_json::Error),
+    /// A grouped write failed (the database's error, shared by every row in the group).
+    #[error("state database: {0}")]
+    Group(#[from] GroupWriteError),
 }
 
 /// What is stored for one entity after its events were sent.
@@ -56,9 +60,17 @@ pub enum Delivery {
     Replay,
 }
 
+/// A webhook delivery to record: connection, delivery id, signature.
+type DeliveryRow = (String, String, String);
+
+/// The most deliveries recorded in one statement.
+const MAX_DELIVERIES: usize = 256;
+
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    /// A store sends several webhooks for one change side by side: recorded in groups.
+    deliveries: GroupWriter<DeliveryRow, Delivery>,
 }
 
 impl Db {
@@ -68,7 +80,12 @@ impl Db {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let writer = pool.clone();
+        let deliveries = GroupWriter::start(MAX_DELIVERIES, move |rows| {
+            let pool = writer.clone();
+            async move { record_deliveries(&pool, &rows).await }
+        });
+        Ok(Self { pool, deliveries })
     }
 
     pub async fn cursor<T: DeserializeOwned>(
@@ -242,24 +259,12 @@ impl Db {
         delivery_id: &str,
         signature: &str,
     ) -> Result<Delivery, DbError> {
-        let row = sqlx::query(
-            "INSERT INTO ingest_webhook_deliveries (connection_id, delivery_id, signatures)
-             VALUES ($1, $2, ARRAY[$3])
-             ON CONFLICT (connection_id, delivery_id) DO UPDATE
-             SET signatures = array_append(ingest_webhook_deliveries.signatures, $3)
-             WHERE NOT ($3 = ANY(ingest_webhook_deliveries.signatures))
-             RETURNING (xmax = 0) AS inserted",
-        )
-        .bind(conn)
-        .bind(delivery_id)
-        .bind(signature)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            None => Delivery::Replay,
-            Some(r) if r.try_get::<bool, _>("inserted")? => Delivery::New,
-            Some(_) => Delivery::Retry,
-        })
+        let row = (
+            conn.to_string(),
+            delivery_id.to_string(),
+            signature.to_string(),
+        );
+        Ok(self.deliveries.write(row).await?)
     }
 
     /// Forgets a delivery that could not be buffered, so the sender's retry is taken.
@@ -283,4 +288,55 @@ impl Db {
             .await?;
         Ok(r.rows_affected())
     }
+}
+
+/// Records deliveries, one statement per round; what each one is. A delivery id twice in
+/// one statement cannot be updated twice, so a repeat waits for the next round (and then
+/// sees the first as accepted before it).
+async fn record_deliveries(
+    pool: &PgPool,
+    rows: &[DeliveryRow],
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    let mut out = vec![Delivery::Replay; rows.len()];
+    let mut left: Vec<usize> = (0..rows.len()).collect();
+    while !left.is_empty() {
+        let mut keys = HashSet::new();
+        let (round, later): (Vec<usize>, Vec<usize>) = left
+            .iter()
+            .partition(|&&i| keys.insert((&rows[i].0, &rows[i].1)));
+        let col = |f: fn(&DeliveryRow) -> &String| {
+            round
+                .iter()
+                .map(|&i| f(&rows[i]).clone())
+                .collect::<Vec<_>>()
+        };
+        let recorded = sqlx::query(
+            "INSERT INTO ingest_webhook_deliveries (connection_id, delivery_id, signatures)
+             SELECT c, d, ARRAY[s] FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(c, d, s)
+             ON CONFLICT (connection_id, delivery_id) DO UPDATE
+             SET signatures = array_append(ingest_webhook_deliveries.signatures, EXCLUDED.signatures[1])
+             WHERE NOT (EXCLUDED.signatures[1] = ANY(ingest_webhook_deliveries.signatures))
+             RETURNING connection_id, delivery_id, (xmax = 0) AS inserted",
+        )
+        .bind(col(|r| &r.0))
+        .bind(col(|r| &r.1))
+        .bind(col(|r| &r.2))
+        .fetch_all(pool)
+        .await?;
+        // Rows not returned were neither inserted nor updated: the same signature again.
+        let mut seen = HashMap::new();
+        for r in recorded {
+            let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            seen.insert(key, r.try_get::<bool, _>(2)?);
+        }
+        for &i in &round {
+            out[i] = match seen.get(&(rows[i].0.clone(), rows[i].1.clone())) {
+                None => Delivery::Replay,
+                Some(true) => Delivery::New,
+                Some(false) => Delivery::Retry,
+            };
+        }
+        left = later;
+    }
+    Ok(out)
 }

@@ -3,17 +3,14 @@
 //! applied once: the audit row is keyed by its topic/partition/offset, and the ledger change
 //! commits with it (in one statement, or one transaction), so a redelivery after a crash
 //! changes nothing.
+use crate::step_writer::{self, StepRow};
 use chrono::{DateTime, Utc};
 use nopbridge_proto::commands::v1::{
     CommandResult, OrderReference, ResultStatus, TargetKind, TargetRecord,
 };
+use nopbridge_runtime::db::{GroupWriteError, GroupWriter};
 use serde_json::json;
-use sqlx::{
-    postgres::PgArguments,
-    query::Query,
-    PgExecutor, PgPool, Postgres, Row,
-};
-use crate::step_writer::{StepRow, StepWriter};
+use sqlx::{postgres::PgArguments, query::Query, PgExecutor, PgPool, Postgres, Row};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -25,11 +22,9 @@ pub enum LedgerError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("write-back command not produced: {0}")]
     Produce(String),
-    /// A group write failed (the database error, shared by every record in the group).
+    /// A grouped write failed (the database's error, shared by every record in the group).
     #[error("ledger database: {0}")]
-    Batch(String),
-    #[error("the ledger's step writer stopped")]
-    WriterStopped,
+    Group(#[from] GroupWriteError),
 }
 
 /// Where a Kafka record came from: the audit trail's idempotency key.
@@ -126,7 +121,7 @@ pub struct DeadLetterFilter<'a> {
 #[derive(Clone)]
 pub struct Ledger {
     pool: PgPool,
-    steps: StepWriter,
+    steps: GroupWriter<StepRow, bool>,
 }
 
 pub fn target_name(t: i32) -> &'static str {
@@ -242,7 +237,7 @@ impl Ledger {
         let pool = nopbridge_runtime::db::pool_options(8).connect(url).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self {
-            steps: StepWriter::start(pool.clone()),
+            steps: step_writer::start(pool.clone()),
             pool,
         })
     }
@@ -463,7 +458,7 @@ impl Ledger {
     }
 
     /// Records a canonical event or a command in the audit trail (for traces), grouped
-    /// with other handlers' steps into one commit (see [`StepWriter`]).
+    /// with other handlers' steps into one commit (see [`step_writer`]).
     pub async fn record_step(
         &self,
         pos: Position<'_>,
@@ -472,9 +467,10 @@ impl Ledger {
         command_id: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<bool, LedgerError> {
-        self.steps
+        Ok(self
+            .steps
             .write(StepRow::new(pos, kind, key, command_id, detail))
-            .await
+            .await?)
     }
 
     /// Records a daily summary's command in the audit trail and which orders it holds, in one

@@ -7,8 +7,8 @@ mod grpc;
 pub mod ledger;
 pub mod reconcile;
 pub mod replay;
-pub mod steps;
 mod step_writer;
+pub mod steps;
 pub mod write_back;
 
 use ledger::{Ledger, LedgerError, Position};

@@ -1,12 +1,11 @@
-//! Group commit for trace steps. Every order event and command the reconciler reads becomes
-//! an audit row; written one statement each, every row was a commit of its own. Here the
-//! handlers' rows queue and go to PostgreSQL as one multi-row insert: alone, a row is written
-//! at once; under load, the rows that arrived while the last insert ran share the next one.
-//! Each handler still waits for its row's commit before its offset is committed.
-use crate::ledger::{EntityKey, LedgerError, Position};
+//! Trace steps written in groups. Every order event and command the reconciler reads becomes
+//! an audit row; one statement each, every row was a commit of its own. Rows queued together
+//! now go to PostgreSQL as one multi-row insert ([`GroupWriter`]); each handler still waits
+//! for its row's commit before its offset is committed.
+use crate::ledger::{EntityKey, Position};
+use nopbridge_runtime::db::GroupWriter;
 use sqlx::{PgPool, Row};
 use std::collections::HashSet;
-use tokio::sync::{mpsc, oneshot};
 
 /// The most rows in one insert.
 const MAX_BATCH: usize = 512;
@@ -42,63 +41,16 @@ impl StepRow {
     }
 }
 
-/// Whether the row was new (false: its record was recorded before), or why the insert failed.
-type Reply = oneshot::Sender<Result<bool, String>>;
-
-#[derive(Clone)]
-pub(crate) struct StepWriter {
-    rows: mpsc::Sender<(StepRow, Reply)>,
+/// Writes steps; each answers whether its row was new (false: recorded before).
+pub(crate) fn start(pool: PgPool) -> GroupWriter<StepRow, bool> {
+    GroupWriter::start(MAX_BATCH, move |rows| {
+        let pool = pool.clone();
+        async move { insert(&pool, &rows).await }
+    })
 }
 
-impl StepWriter {
-    /// Starts the writer task; it ends when the last clone of this writer is dropped.
-    pub(crate) fn start(pool: PgPool) -> Self {
-        let (rows, queue) = mpsc::channel(MAX_BATCH);
-        tokio::spawn(write_batches(pool, queue));
-        Self { rows }
-    }
-
-    /// Writes the row; true when it was new.
-    pub(crate) async fn write(&self, row: StepRow) -> Result<bool, LedgerError> {
-        let (reply, answer) = oneshot::channel();
-        self.rows
-            .send((row, reply))
-            .await
-            .map_err(|_| LedgerError::WriterStopped)?;
-        answer
-            .await
-            .map_err(|_| LedgerError::WriterStopped)?
-            .map_err(LedgerError::Batch)
-    }
-}
-
-async fn write_batches(pool: PgPool, mut queue: mpsc::Receiver<(StepRow, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (rows, replies): (Vec<StepRow>, Vec<Reply>) = batch.drain(..).unzip();
-        match insert(&pool, &rows).await {
-            Ok(mut new) => {
-                for (row, reply) in rows.iter().zip(replies) {
-                    // Removed once claimed: a position twice in one batch is new only once.
-                    let pos = (row.topic.clone(), row.partition, row.offset);
-                    let _ = reply.send(Ok(new.remove(&pos)));
-                }
-            }
-            // Every handler retries its record (a database outage is transient).
-            Err(e) => {
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
-    }
-}
-
-/// Inserts the rows in one statement; the positions that were new.
-async fn insert(
-    pool: &PgPool,
-    rows: &[StepRow],
-) -> Result<HashSet<(String, i32, i64)>, sqlx::Error> {
+/// Inserts the rows in one statement; per row, whether it was new.
+async fn insert(pool: &PgPool, rows: &[StepRow]) -> Result<Vec<bool>, sqlx::Error> {
     let col = |f: fn(&StepRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
     let inserted = sqlx::query(
         "INSERT INTO audit_trail (source_topic, source_partition, source_offset, kind,
@@ -119,12 +71,21 @@ async fn insert(
     .bind(col(|r| r.key.connection_id.clone()))
     .bind(col(|r| r.key.entity_type.clone()))
     .bind(col(|r| r.key.source_id.clone()))
-    .bind(rows.iter().map(|r| r.command_id.clone()).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|r| r.command_id.clone())
+            .collect::<Vec<_>>(),
+    )
     .bind(rows.iter().map(|r| r.detail.clone()).collect::<Vec<_>>())
     .fetch_all(pool)
     .await?;
-    inserted
+    let mut new = inserted
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect()
+        .collect::<Result<HashSet<(String, i32, i64)>, sqlx::Error>>()?;
+    // Removed once claimed: a position twice in one group is new only once.
+    Ok(rows
+        .iter()
+        .map(|r| new.remove(&(r.topic.clone(), r.partition, r.offset)))
+        .collect())
 }

@@ -365,7 +365,10 @@ async fn steps_handled_together_are_each_recorded_once() -> Result<()> {
         let trail = ledger.trail(&order_key(id)).await?;
         let commands: Vec<_> = trail.iter().filter(|r| r.kind == "command").collect();
         assert_eq!(commands.len(), 1, "order {id}: {trail:?}");
-        assert_eq!(commands[0].command_id.as_deref(), Some(format!("cmd-{id}").as_str()));
+        assert_eq!(
+            commands[0].command_id.as_deref(),
+            Some(format!("cmd-{id}").as_str())
+        );
         assert_eq!(commands[0].detail["document_number"], format!("D{id}"));
     }
     Ok(())
