@@ -18,6 +18,25 @@ pub mod commands {
     }
 }
 
+impl commands::v1::Command {
+    /// The command's kind as results carry it (`CommandResult.command_kind`) and the ledger
+    /// keys commands without an order by it: "post_sale", "apply_payment", ...
+    pub fn kind_name(&self) -> &'static str {
+        use commands::v1::command::Body;
+        match &self.body {
+            Some(Body::UpsertCustomer(_)) => "upsert_customer",
+            Some(Body::UpsertItem(_)) => "upsert_item",
+            Some(Body::PostSale(_)) => "post_sale",
+            Some(Body::ApplyPayment(_)) => "apply_payment",
+            Some(Body::PostRefund(_)) => "post_refund",
+            Some(Body::VoidDocument(_)) => "void_document",
+            Some(Body::AdjustStock(_)) => "adjust_stock",
+            Some(Body::StoreWriteBack(_)) => "store_write_back",
+            None => "unknown",
+        }
+    }
+}
+
 /// Control API, package `nopbridge.control.v1`.
 pub mod control {
     pub mod v1 {

@@ -46,21 +46,6 @@ impl ResultWriter {
     }
 }
 
-pub fn command_kind(cmd: &Command) -> &'static str {
-    use nopbridge_proto::commands::v1::command::Body;
-    match &cmd.body {
-        Some(Body::UpsertCustomer(_)) => "upsert_customer",
-        Some(Body::UpsertItem(_)) => "upsert_item",
-        Some(Body::PostSale(_)) => "post_sale",
-        Some(Body::ApplyPayment(_)) => "apply_payment",
-        Some(Body::PostRefund(_)) => "post_refund",
-        Some(Body::VoidDocument(_)) => "void_document",
-        Some(Body::AdjustStock(_)) => "adjust_stock",
-        Some(Body::StoreWriteBack(_)) => "store_write_back",
-        None => "unknown",
-    }
-}
-
 fn base(target: &Target, cmd: &Command, attempts: u32, latency: Duration) -> CommandResult {
     CommandResult {
         command_id: cmd.command_id.clone(),
@@ -73,7 +58,7 @@ fn base(target: &Target, cmd: &Command, attempts: u32, latency: Duration) -> Com
         attempts,
         latency_ms: latency.as_millis() as u64,
         completed_at: Some(nopbridge_runtime::control::timestamp(chrono::Utc::now())),
-        command_kind: command_kind(cmd).into(),
+        command_kind: cmd.kind_name().into(),
         ..CommandResult::default()
     }
 }

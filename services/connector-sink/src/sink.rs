@@ -202,7 +202,7 @@ impl SinkHandler {
         }
         message.push_str(&format!(
             "{}: {} — {}",
-            results::command_kind(cmd),
+            cmd.kind_name(),
             error.detail,
             error.explanation
         ));

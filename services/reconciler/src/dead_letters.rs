@@ -45,7 +45,7 @@ pub fn parse(record: &Record) -> DeadLetterEntry {
             entry.command_id = Some(cmd.command_id.clone());
             entry.key = command_key(
                 &cmd.connection_id,
-                crate::steps::body_kind(&cmd),
+                cmd.kind_name(),
                 cmd.order.as_ref(),
                 &cmd.source_event_ids,
                 &cmd.command_id,

@@ -5,7 +5,7 @@ use crate::ledger::{
 };
 use nopbridge_kafka::Record;
 use nopbridge_proto::{
-    commands::v1::{command::Body, Command},
+    commands::v1::Command,
     events::v1::{EventMeta, Order, PaymentTransaction},
 };
 use prost::Message;
@@ -33,20 +33,6 @@ pub fn kind_of(topic: &str) -> Kind {
         Kind::Command
     } else {
         Kind::Result
-    }
-}
-
-pub fn body_kind(c: &Command) -> &'static str {
-    match &c.body {
-        Some(Body::UpsertCustomer(_)) => "upsert_customer",
-        Some(Body::UpsertItem(_)) => "upsert_item",
-        Some(Body::PostSale(_)) => "post_sale",
-        Some(Body::ApplyPayment(_)) => "apply_payment",
-        Some(Body::PostRefund(_)) => "post_refund",
-        Some(Body::VoidDocument(_)) => "void_document",
-        Some(Body::AdjustStock(_)) => "adjust_stock",
-        Some(Body::StoreWriteBack(_)) => "store_write_back",
-        None => "empty",
     }
 }
 
@@ -105,7 +91,7 @@ pub async fn record(
             };
             let key = command_key(
                 &c.connection_id,
-                body_kind(&c),
+                c.kind_name(),
                 Some(order),
                 &c.source_event_ids,
                 &c.command_id,
@@ -113,7 +99,7 @@ pub async fn record(
             if key.entity_type != "order" && key.entity_type != SUMMARY_ENTITY {
                 return Ok(false);
             }
-            let mut detail = json!({"command_kind": body_kind(&c), "target": target_name(c.target),
+            let mut detail = json!({"command_kind": c.kind_name(), "target": target_name(c.target),
                 "document_number": order.document_number, "source_event_ids": c.source_event_ids,
                 "truncations": c.truncations.len()});
             if key.entity_type == SUMMARY_ENTITY {

@@ -259,6 +259,64 @@ async fn a_failed_result_and_its_dead_letter_count_the_attempts_once() -> Result
     Ok(())
 }
 
+/// A command the sink could not read a body from, and with no order: its failed result
+/// and its dead letter name its kind the same way, so they are one ledger entry.
+#[tokio::test]
+async fn a_command_without_order_or_body_is_one_entry_for_its_result_and_dead_letter() -> Result<()>
+{
+    let db = TestDb::create().await?;
+    let ledger = Ledger::connect(&db.url).await?;
+    let feed = LedgerFeed {
+        ledger: ledger.clone(),
+        write_back: None,
+    };
+    let cmd = Command {
+        command_id: "cmd-bodyless".into(),
+        connection_id: "qbo-1".into(),
+        target: TargetKind::QuickbooksOnline as i32,
+        source_event_ids: vec!["evt-bodyless".into()],
+        ..Default::default()
+    };
+    let failed = CommandResult {
+        command_id: cmd.command_id.clone(),
+        connection_id: cmd.connection_id.clone(),
+        target: cmd.target,
+        source_event_ids: cmd.source_event_ids.clone(),
+        status: ResultStatus::Failed as i32,
+        attempts: 1,
+        command_kind: cmd.kind_name().into(),
+        ..Default::default()
+    };
+    feed.handle(&record(
+        "sink.results.v1",
+        1,
+        failed.encode_to_vec(),
+        vec![],
+    ))
+    .await?;
+    feed.handle(&record(
+        "dlq.connector_sink.v1",
+        1,
+        cmd.encode_to_vec(),
+        vec![
+            ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
+            ("dlq_stage", "connector_sink"),
+            ("dlq_error_class", "validation"),
+            ("dlq_error_message", "the command has no body"),
+            ("dlq_attempts", "1"),
+        ],
+    ))
+    .await?;
+    let key = EntityKey {
+        connection_id: "qbo-1".into(),
+        entity_type: cmd.kind_name().into(),
+        source_id: "evt-bodyless".into(),
+    };
+    let e = ledger.entry(&key).await?.context("the command's entry")?;
+    assert_eq!((e.status.as_str(), e.attempts), ("dead_lettered", 1));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_dead_letter_read_before_its_failed_result_stays_dead_lettered() -> Result<()> {
     let db = TestDb::create().await?;
