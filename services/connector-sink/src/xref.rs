@@ -197,6 +197,27 @@ impl Store {
         Ok(())
     }
 
+    /// The stock watch's baseline of an inventory item the bridge just made, unless the watch
+    /// already has one: without it the watch's first sight of the item would take in any
+    /// stock move made in QuickBooks before its next poll, and never send that move.
+    pub async fn seed_stock_baseline(
+        &self,
+        connection: &str,
+        item_id: &str,
+        qty: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sink_stock_items (connection_id, item_id, qty) VALUES ($1, $2, $3)
+             ON CONFLICT (connection_id, item_id) DO NOTHING",
+        )
+        .bind(connection)
+        .bind(item_id)
+        .bind(qty)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Seeds the refresh token from config when the database has none for the connection.
     pub async fn seed_refresh_token(
         &self,

@@ -6,7 +6,7 @@ mod common;
 
 use anyhow::{anyhow, Result};
 use common::*;
-use nopbridge_connector_sink::sink::SinkHandler;
+use nopbridge_connector_sink::{quickbooks::PollOutcome, sink::SinkHandler};
 use nopbridge_kafka::{Handler, Producer};
 use nopbridge_proto::commands::v1::{
     command::Body, Command, CommandResult, CustomerMatchRule, ItemRef, ItemType, LineKind,
@@ -293,6 +293,77 @@ async fn an_upsert_item_creates_the_item_the_mapping_describes() -> Result<()> {
         statuses = result_of(&h.results().await?, &cmd);
     }
     assert_eq!(statuses, [ResultStatus::Created, ResultStatus::Unchanged]);
+    Ok(())
+}
+
+/// An inventory item the bridge makes is known to the stock watch from its creation, so
+/// goods received in QuickBooks before the watch next polls still reach the store (the
+/// watch's first sight of an item would otherwise take them in as its baseline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_received_right_after_the_bridge_made_the_item_reaches_the_store() -> Result<()> {
+    let h = Harness::start(Opts::default()).await?;
+    let suffix = nopbridge_testkit::unique("-watch");
+    std::fs::write(
+        &h.config_path,
+        std::fs::read_to_string(&h.config_path)?
+            + &format!(
+                "[service.quickbooks.stock_watch]\ntenant = \"acme\"\nstore = \"1\"\n\
+                 interval_ms = 600000\ntopic_suffix = \"{suffix}\"\n"
+            ),
+    )?;
+    nopbridge_kafka::ensure_topics(
+        &h.kafka,
+        &[nopbridge_kafka::TopicSpec::new(
+            format!("canonical.inventory_level.v1{suffix}"),
+            1,
+        )],
+    )
+    .await?;
+    let handler = handler(&h).await?;
+    let watch = handler.stock_watches()[0].clone();
+    assert!(matches!(watch.poll().await?, PollOutcome::Baseline(_)));
+    let lamp = Command {
+        command_id: command_id(&h.connection, 40, "upsert_item"),
+        connection_id: h.connection.clone(),
+        target: TargetKind::QuickbooksOnline as i32,
+        tenant_id: "acme".into(),
+        store_id: "1".into(),
+        body: Some(Body::UpsertItem(UpsertItem {
+            item: Some(ItemRef {
+                sku: "LAMP-7".into(),
+                name: "Floor lamp".into(),
+                ..ItemRef::default()
+            }),
+            name: "Floor lamp".into(),
+            item_type: ItemType::Inventory as i32,
+            income_account: "Sales of Product Income".into(),
+            expense_account: "Cost of Goods Sold".into(),
+            asset_account: "Inventory Asset".into(),
+            track_quantity: true,
+            quantity_on_hand: 12,
+            active: true,
+            ..UpsertItem::default()
+        })),
+        ..Command::default()
+    };
+    post(&handler, &lamp).await?;
+    let item = h
+        .entities("Item")
+        .into_iter()
+        .find(|i| str_of(i, "Sku") == "LAMP-7")
+        .ok_or_else(|| anyhow!("the lamp was not made"))?;
+    let vendor = h
+        .emu_post("vendor", json!({"DisplayName": "Lamp Works Ltd"}))
+        .await?;
+    h.emu_post(
+        "bill",
+        json!({"VendorRef": {"value": vendor["Vendor"]["Id"]},
+            "Line": [{"Amount": 50, "DetailType": "ItemBasedExpenseLineDetail",
+                "ItemBasedExpenseLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 10, "UnitPrice": 5}}]}),
+    )
+    .await?;
+    // The first poll to see the lamp sees the bill too: its 10 go to the store.
+    assert_eq!(watch.poll().await?, PollOutcome::Moves(1));
     Ok(())
 }
 

@@ -719,6 +719,14 @@ impl QboConnector {
             match self.batcher.write(op).await {
                 Ok(w) => {
                     let id = str_of(&w.entity, "Id").to_string();
+                    let qty = match w.entity.get("QtyOnHand") {
+                        Some(Value::Number(n)) => Some(n.to_string()),
+                        Some(Value::String(q)) => Some(q.clone()),
+                        _ => None,
+                    };
+                    if let (true, Some(qty)) = (w.entity["TrackQtyOnHand"] == json!(true), qty) {
+                        self.store.seed_stock_baseline(conn, &id, &qty).await?;
+                    }
                     self.store
                         .put(
                             conn,
