@@ -841,13 +841,17 @@ impl QboConnector {
         if r.name.is_empty() {
             r.name = u.name.clone();
         }
-        let start_date = cmd
+        // A day before the change's UTC date: QuickBooks dates transactions in the company's
+        // time zone and refuses one dated before InvStartDate (6000), and west of UTC the
+        // company's today is still yesterday for part of the UTC day.
+        let start_date = (cmd
             .occurred_at
             .as_ref()
             .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
             .unwrap_or_else(chrono::Utc::now)
-            .format("%Y-%m-%d")
-            .to_string();
+            - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
         let spec = NewItem {
             description: &u.description,
             kind: u.item_type(),
