@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use nopbridge_mapping::pb::commands::{
-    command::Body, CustomerMatchRule, LineKind, RateSource, SaleDocumentKind, TargetKind,
+    command::Body, Command, CustomerMatchRule, LineKind, RateSource, SaleDocumentKind, TargetKind,
     TenderKind, TruncationReason,
 };
 use nopbridge_mapping::pb::events::{self as ev, OrderStatus, PaymentStatus, ShippingStatus};
@@ -166,7 +166,7 @@ fn status_rules_decide_documents() {
             o.meta.as_mut().unwrap().change = ev::ChangeKind::Delete as i32;
         }
         let cmds = ok(map_order(&mp, &o));
-        let names: Vec<&str> = cmds.iter().map(body_name).collect();
+        let names: Vec<&str> = cmds.iter().map(Command::kind_name).collect();
         assert_eq!(names, c.want, "{}", c.name);
         if let Some(k) = c.sale_kind {
             assert_eq!(sale(&cmds[0]).kind, k as i32, "{}", c.name);
@@ -183,7 +183,7 @@ fn invoice_now_config_never_turns_a_paid_order_into_a_receipt() {
     pending.paid_at = None;
     let first = ok(map_order(&mp, &pending));
     assert_eq!(
-        first.iter().map(body_name).collect::<Vec<_>>(),
+        first.iter().map(Command::kind_name).collect::<Vec<_>>(),
         ["post_sale"]
     );
     assert_eq!(sale(&first[0]).kind, SaleDocumentKind::Invoice as i32);
@@ -191,7 +191,7 @@ fn invoice_now_config_never_turns_a_paid_order_into_a_receipt() {
     paid.meta.as_mut().unwrap().event_id = "evt-3001-paid".into();
     let second = ok(map_order(&mp, &paid));
     assert_eq!(
-        second.iter().map(body_name).collect::<Vec<_>>(),
+        second.iter().map(Command::kind_name).collect::<Vec<_>>(),
         ["post_sale", "apply_payment"]
     );
     // same document, same command id: the connector posts the invoice once

@@ -57,6 +57,38 @@ fn result_of(results: &[CommandResult], cmd: &Command) -> Vec<ResultStatus> {
         .collect()
 }
 
+/// An UpsertItem for an inventory lamp: 12 on hand, $49 (cost $21), the mapping's accounts.
+fn lamp(h: &Harness, n: u64, sku: &str, name: &str) -> Command {
+    Command {
+        command_id: command_id(&h.connection, n, "upsert_item"),
+        connection_id: h.connection.clone(),
+        target: TargetKind::QuickbooksOnline as i32,
+        tenant_id: "acme".into(),
+        store_id: "1".into(),
+        body: Some(Body::UpsertItem(UpsertItem {
+            item: Some(ItemRef {
+                sku: sku.into(),
+                name: name.into(),
+                ..ItemRef::default()
+            }),
+            name: name.into(),
+            description: format!("Brass {}", name.to_lowercase()),
+            item_type: ItemType::Inventory as i32,
+            unit_price: usd(4900),
+            unit_cost: usd(2100),
+            income_account: "Sales of Product Income".into(),
+            expense_account: "Cost of Goods Sold".into(),
+            asset_account: "Inventory Asset".into(),
+            track_quantity: true,
+            quantity_on_hand: 12,
+            taxable: true,
+            active: true,
+            ..UpsertItem::default()
+        })),
+        ..Command::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fixed_rule_posts_every_buyer_to_one_customer_without_their_details() -> Result<()> {
     let h = Harness::start(Opts::default()).await?;
@@ -236,34 +268,7 @@ async fn an_upsert_item_creates_the_item_the_mapping_describes() -> Result<()> {
     })
     .await?;
     let handler = handler(&h).await?;
-    let cmd = Command {
-        command_id: command_id(&h.connection, 30, "upsert_item"),
-        connection_id: h.connection.clone(),
-        target: TargetKind::QuickbooksOnline as i32,
-        tenant_id: "acme".into(),
-        store_id: "1".into(),
-        body: Some(Body::UpsertItem(UpsertItem {
-            item: Some(ItemRef {
-                sku: "LAMP-9".into(),
-                name: "Desk lamp".into(),
-                ..ItemRef::default()
-            }),
-            name: "Desk lamp".into(),
-            description: "Brass desk lamp".into(),
-            item_type: ItemType::Inventory as i32,
-            unit_price: usd(4900),
-            unit_cost: usd(2100),
-            income_account: "Sales of Product Income".into(),
-            expense_account: "Cost of Goods Sold".into(),
-            asset_account: "Inventory Asset".into(),
-            track_quantity: true,
-            quantity_on_hand: 12,
-            taxable: true,
-            active: true,
-            ..UpsertItem::default()
-        })),
-        ..Command::default()
-    };
+    let cmd = lamp(&h, 30, "LAMP-9", "Desk lamp");
     post(&handler, &cmd).await?;
     // A replay finds it by SKU: still one.
     post(&handler, &cmd).await?;
@@ -322,31 +327,8 @@ async fn stock_received_right_after_the_bridge_made_the_item_reaches_the_store()
     let handler = handler(&h).await?;
     let watch = handler.stock_watches()[0].clone();
     assert!(matches!(watch.poll().await?, PollOutcome::Baseline(_)));
-    let lamp = Command {
-        command_id: command_id(&h.connection, 40, "upsert_item"),
-        connection_id: h.connection.clone(),
-        target: TargetKind::QuickbooksOnline as i32,
-        tenant_id: "acme".into(),
-        store_id: "1".into(),
-        body: Some(Body::UpsertItem(UpsertItem {
-            item: Some(ItemRef {
-                sku: "LAMP-7".into(),
-                name: "Floor lamp".into(),
-                ..ItemRef::default()
-            }),
-            name: "Floor lamp".into(),
-            item_type: ItemType::Inventory as i32,
-            income_account: "Sales of Product Income".into(),
-            expense_account: "Cost of Goods Sold".into(),
-            asset_account: "Inventory Asset".into(),
-            track_quantity: true,
-            quantity_on_hand: 12,
-            active: true,
-            ..UpsertItem::default()
-        })),
-        ..Command::default()
-    };
-    post(&handler, &lamp).await?;
+    let floor_lamp = lamp(&h, 40, "LAMP-7", "Floor lamp");
+    post(&handler, &floor_lamp).await?;
     let item = h
         .entities("Item")
         .into_iter()

@@ -266,7 +266,7 @@ impl Reconciler {
         &self,
         order_id: &str,
     ) -> Result<Vec<(String, String, Option<String>, bool)>, ReconcileError> {
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "SELECT m.connection_id, m.document_number, l.status, l.target_id IS NOT NULL AS posted
              FROM summary_members m
              LEFT JOIN sync_ledger l ON l.connection_id = m.connection_id
@@ -275,17 +275,7 @@ impl Reconciler {
         ))
         .bind(order_id)
         .fetch_all(self.ledger.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("connection_id")?,
-                    r.try_get("document_number")?,
-                    r.try_get("status")?,
-                    r.try_get("posted")?,
-                ))
-            })
-            .collect()
+        .await?)
     }
 
     async fn audit_high_water(&self) -> Result<i64, ReconcileError> {

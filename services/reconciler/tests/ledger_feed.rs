@@ -61,6 +61,17 @@ fn record(topic: &str, offset: i64, payload: Vec<u8>, headers: Vec<(&str, &str)>
     }
 }
 
+/// A ledger on a database of its own, and the feed writing to it (no write-back).
+async fn fresh_feed() -> Result<(TestDb, Ledger, LedgerFeed)> {
+    let db = TestDb::create().await?;
+    let ledger = Ledger::connect(&db.url).await?;
+    let feed = LedgerFeed {
+        ledger: ledger.clone(),
+        write_back: None,
+    };
+    Ok((db, ledger, feed))
+}
+
 fn order_key(id: i64) -> EntityKey {
     EntityKey {
         connection_id: "qbo-1".into(),
@@ -71,12 +82,7 @@ fn order_key(id: i64) -> EntityKey {
 
 #[tokio::test]
 async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
-    let db = TestDb::create().await?;
-    let ledger = Ledger::connect(&db.url).await?;
-    let feed = LedgerFeed {
-        ledger: ledger.clone(),
-        write_back: None,
-    };
+    let (_db, ledger, feed) = fresh_feed().await?;
 
     // Posted, then updated (new SyncToken), then both records redelivered after a crash: the
     // older one must not take the ledger back.
@@ -191,12 +197,7 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
 
 #[tokio::test]
 async fn a_failed_result_and_its_dead_letter_count_the_attempts_once() -> Result<()> {
-    let db = TestDb::create().await?;
-    let ledger = Ledger::connect(&db.url).await?;
-    let feed = LedgerFeed {
-        ledger: ledger.clone(),
-        write_back: None,
-    };
+    let (_db, ledger, feed) = fresh_feed().await?;
     // The sink reports the failure on the results topic and dead-letters the command: two
     // records about the same three attempts.
     let mut failed = result(3001, ResultStatus::Failed, "", "0");
@@ -264,12 +265,7 @@ async fn a_failed_result_and_its_dead_letter_count_the_attempts_once() -> Result
 #[tokio::test]
 async fn a_command_without_order_or_body_is_one_entry_for_its_result_and_dead_letter() -> Result<()>
 {
-    let db = TestDb::create().await?;
-    let ledger = Ledger::connect(&db.url).await?;
-    let feed = LedgerFeed {
-        ledger: ledger.clone(),
-        write_back: None,
-    };
+    let (_db, ledger, feed) = fresh_feed().await?;
     let cmd = Command {
         command_id: "cmd-bodyless".into(),
         connection_id: "qbo-1".into(),
@@ -319,12 +315,7 @@ async fn a_command_without_order_or_body_is_one_entry_for_its_result_and_dead_le
 
 #[tokio::test]
 async fn a_dead_letter_read_before_its_failed_result_stays_dead_lettered() -> Result<()> {
-    let db = TestDb::create().await?;
-    let ledger = Ledger::connect(&db.url).await?;
-    let feed = LedgerFeed {
-        ledger: ledger.clone(),
-        write_back: None,
-    };
+    let (_db, ledger, feed) = fresh_feed().await?;
     // The reconciler reads the dead-letter and results topics concurrently: here the dead
     // letter of the command comes first, then its FAILED result.
     let mut failed = result(3002, ResultStatus::Failed, "", "0");
@@ -390,12 +381,7 @@ async fn a_dead_letter_read_before_its_failed_result_stays_dead_lettered() -> Re
 /// order's trail exactly once, with what it said.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_handled_together_are_each_recorded_once() -> Result<()> {
-    let db = TestDb::create().await?;
-    let ledger = Ledger::connect(&db.url).await?;
-    let feed = LedgerFeed {
-        ledger: ledger.clone(),
-        write_back: None,
-    };
+    let (_db, ledger, feed) = fresh_feed().await?;
     let topic = "sink.quickbooks_online.commands.v1";
     let records: Vec<Record> = (1..=300)
         .map(|id| {

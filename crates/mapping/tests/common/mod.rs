@@ -238,17 +238,3 @@ pub fn sale(c: &Command) -> &PostSale {
 pub fn minor(m: &Option<ev::Money>) -> i64 {
     m.as_ref().map_or(0, |m| m.minor_units)
 }
-
-pub fn body_name(c: &Command) -> &'static str {
-    match c.body.as_ref() {
-        Some(Body::UpsertCustomer(_)) => "upsert_customer",
-        Some(Body::UpsertItem(_)) => "upsert_item",
-        Some(Body::PostSale(_)) => "post_sale",
-        Some(Body::ApplyPayment(_)) => "apply_payment",
-        Some(Body::PostRefund(_)) => "post_refund",
-        Some(Body::VoidDocument(_)) => "void_document",
-        Some(Body::AdjustStock(_)) => "adjust_stock",
-        Some(Body::StoreWriteBack(_)) => "store_write_back",
-        None => "none",
-    }
-}
