@@ -8,7 +8,7 @@
 //! this process's consumer, with no rebalance since it was buffered (after a rebalance it may
 //! have been handled elsewhere, or be handled elsewhere before the webhook arrived).
 use nopbridge_kafka::ConsumerHandle;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,20 +38,25 @@ enum Sent {
     Failed,
 }
 
-/// A send under way, from [`Pending::sending`]; its outcome goes to [`Pending::sent`].
+/// A send under way, from [`Pending::cover_or_send`]; its outcome goes to [`Pending::sent`].
 pub struct Sending {
     ticket: u64,
     tx: watch::Sender<Option<Sent>>,
 }
 
 impl Pending {
-    /// A notification for `key` is about to be buffered. Marked before the send, because the
-    /// consumer may start on it before the send returns (`started` then removes the mark).
-    pub fn sending(&self, key: &str, consumer: &ConsumerHandle) -> Sending {
+    /// Marks a notification for `key` as about to be buffered. Marked before the send,
+    /// because the consumer may start on it before the send returns (`started` then removes
+    /// the mark).
+    fn mark(
+        &self,
+        mut queued: MutexGuard<'_, HashMap<String, Queued>>,
+        key: &str,
+        consumer: &ConsumerHandle,
+    ) -> Sending {
         let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
         let rebalances = consumer.rebalances();
         let (tx, rx) = watch::channel(None);
-        let mut queued = self.queued.lock();
         if queued.len() >= MAX_ENTRIES {
             queued.retain(|_, q| q.rebalances == rebalances);
         }
@@ -85,30 +90,40 @@ impl Pending {
         self.queued.lock().remove(key);
     }
 
-    /// Whether a notification for `key` is queued here and will be handled by this process
-    /// after now (waiting for a send under way to end). The last check holds the lock, so
-    /// `started` cannot slip in between.
-    pub async fn covers(&self, key: &str, topic: &str, consumer: &ConsumerHandle) -> bool {
+    /// `None` when a notification for `key` is queued here and will be handled by this
+    /// process after now (waiting for a send under way to end). Otherwise the caller must
+    /// send one: the returned mark is already in place, so webhooks of one record that
+    /// arrive side by side send one notification between them, not one each. Each check
+    /// holds the lock, so `started` cannot slip in between.
+    pub async fn cover_or_send(
+        &self,
+        key: &str,
+        topic: &str,
+        consumer: &ConsumerHandle,
+    ) -> Option<Sending> {
         let (ticket, mut sent) = {
             let queued = self.queued.lock();
             match queued.get(key) {
                 Some(q) if q.rebalances == consumer.rebalances() => (q.ticket, q.sent.clone()),
-                _ => return false,
+                _ => return Some(self.mark(queued, key, consumer)),
             }
         };
         let partition = match tokio::time::timeout(SEND_WAIT, sent.wait_for(Option::is_some)).await
         {
             Ok(Ok(s)) => match *s {
-                Some(Sent::On(p)) => p,
-                _ => return false,
+                Some(Sent::On(p)) => Some(p),
+                _ => None,
             },
-            _ => return false,
+            _ => None,
         };
         let queued = self.queued.lock();
-        queued.get(key).is_some_and(|q| {
-            q.ticket == ticket
-                && q.rebalances == consumer.rebalances()
-                && consumer.owns(topic, partition)
-        })
+        let covered = partition.is_some_and(|p| {
+            queued.get(key).is_some_and(|q| {
+                q.ticket == ticket
+                    && q.rebalances == consumer.rebalances()
+                    && consumer.owns(topic, p)
+            })
+        });
+        (!covered).then(|| self.mark(queued, key, consumer))
     }
 }

@@ -7,7 +7,7 @@
 //! entity from the API: the notification body is never used as data.
 use crate::connection::Registry;
 use crate::db::{Db, Delivery};
-use crate::pending::Pending;
+use crate::pending::{Pending, Sending};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -259,13 +259,17 @@ impl Receiver {
             Delivery::New => {}
         }
         let key = notification_key(connection, &n);
-        if self.pending.covers(&key, &self.topic, &self.consumer).await {
+        let Some(sending) = self
+            .pending
+            .cover_or_send(&key, &self.topic, &self.consumer)
+            .await
+        else {
             debug!(connection, delivery = %n.delivery_id, "a queued notification of this record covers it");
             self.control
                 .count("webhooks_coalesced", &[("connection", connection)], 1);
             return Ok((StatusCode::ACCEPTED, "accepted"));
-        }
-        if let Err(e) = self.buffer(connection, &key, &n, &body).await {
+        };
+        if let Err(e) = self.buffer(connection, &key, &n, &body, sending).await {
             // Not buffered: forget the delivery so the sender's retry is taken.
             let _ = db.forget_delivery(connection, &n.delivery_id).await;
             return Err(unavailable(&e));
@@ -280,6 +284,7 @@ impl Receiver {
         key: &str,
         n: &Notification,
         body: &[u8],
+        sending: Sending,
     ) -> Result<(), nopbridge_kafka::KafkaError> {
         let mut ce = CloudEvent::protobuf(
             n.delivery_id.clone(),
@@ -292,7 +297,6 @@ impl Receiver {
             .event(&ce, Some(&TraceContext::new_root()))
             .header(CONNECTION_HEADER, connection)
             .header(DELIVERY_HEADER, n.delivery_id.as_str());
-        let sending = self.pending.sending(key, &self.consumer);
         let sent = self.producer.send(record).await;
         let partition = sent.as_ref().ok().map(|(partition, _)| *partition);
         self.pending.sent(key, sending, partition);
