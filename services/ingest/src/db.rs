@@ -63,6 +63,14 @@ pub enum Delivery {
 /// A webhook delivery to record: connection, delivery id, signature.
 type DeliveryRow = (String, String, String);
 
+/// Stored rows by id ($1 connection, $2 entity, $3 ids): one primary-key probe per id. As
+/// `entity_id = ANY($3)` the planner, before the table's first ANALYZE (a fresh install's
+/// first minute), read every row of the entity and filtered: 1-19 ms per look-up at 1,700
+/// orders, growing with the store.
+pub const ENTITIES_BY_ID: &str =
+    "SELECT entity_id, content_hash, state, deleted FROM ingest_entities
+     WHERE (connection_id, entity, entity_id) IN (SELECT $1, $2, unnest($3::text[]))";
+
 /// The most deliveries recorded in one statement.
 const MAX_DELIVERIES: usize = 256;
 
@@ -134,15 +142,12 @@ impl Db {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows = sqlx::query(
-            "SELECT entity_id, content_hash, state, deleted FROM ingest_entities
-             WHERE connection_id = $1 AND entity = $2 AND entity_id = ANY($3)",
-        )
-        .bind(conn)
-        .bind(entity)
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(ENTITIES_BY_ID)
+            .bind(conn)
+            .bind(entity)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok((
