@@ -61,6 +61,29 @@ fn record(topic: &str, offset: i64, payload: Vec<u8>, headers: Vec<(&str, &str)>
     }
 }
 
+/// A command as the sink dead-lettered it, read from its DLQ topic.
+fn sink_dead_letter(
+    offset: i64,
+    cmd: &Command,
+    class: &str,
+    message: &str,
+    attempts: u32,
+) -> Record {
+    let attempts = attempts.to_string();
+    record(
+        "dlq.connector_sink.v1",
+        offset,
+        cmd.encode_to_vec(),
+        vec![
+            ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
+            ("dlq_stage", "connector_sink"),
+            ("dlq_error_class", class),
+            ("dlq_error_message", message),
+            ("dlq_attempts", &attempts),
+        ],
+    )
+}
+
 /// A ledger on a database of its own, and the feed writing to it (no write-back).
 async fn fresh_feed() -> Result<(TestDb, Ledger, LedgerFeed)> {
     let db = TestDb::create().await?;
@@ -139,20 +162,12 @@ async fn results_and_dead_letters_build_the_ledger_once_each() -> Result<()> {
         }),
         ..Default::default()
     };
-    let dead = record(
-        "dlq.connector_sink.v1",
+    let dead = sink_dead_letter(
         3,
-        cmd.encode_to_vec(),
-        vec![
-            ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
-            ("dlq_stage", "connector_sink"),
-            ("dlq_error_class", "reference"),
-            (
-                "dlq_error_message",
-                "item SKU-404 not found and item creation is off",
-            ),
-            ("dlq_attempts", "1"),
-        ],
+        &cmd,
+        "reference",
+        "item SKU-404 not found and item creation is off",
+        1,
     );
     feed.handle(&dead).await?;
     let e = ledger
@@ -221,20 +236,7 @@ async fn a_failed_result_and_its_dead_letter_count_the_attempts_once() -> Result
         }),
         ..Default::default()
     };
-    let dead = |offset| {
-        record(
-            "dlq.connector_sink.v1",
-            offset,
-            cmd.encode_to_vec(),
-            vec![
-                ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
-                ("dlq_stage", "connector_sink"),
-                ("dlq_error_class", "retries_exhausted"),
-                ("dlq_error_message", "503 three times"),
-                ("dlq_attempts", "3"),
-            ],
-        )
-    };
+    let dead = |offset| sink_dead_letter(offset, &cmd, "retries_exhausted", "503 three times", 3);
     feed.handle(&dead(7)).await?;
     let e = ledger
         .entry(&order_key(3001))
@@ -290,17 +292,12 @@ async fn a_command_without_order_or_body_is_one_entry_for_its_result_and_dead_le
         vec![],
     ))
     .await?;
-    feed.handle(&record(
-        "dlq.connector_sink.v1",
+    feed.handle(&sink_dead_letter(
         1,
-        cmd.encode_to_vec(),
-        vec![
-            ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
-            ("dlq_stage", "connector_sink"),
-            ("dlq_error_class", "validation"),
-            ("dlq_error_message", "the command has no body"),
-            ("dlq_attempts", "1"),
-        ],
+        &cmd,
+        "validation",
+        "the command has no body",
+        1,
     ))
     .await?;
     let key = EntityKey {
@@ -331,17 +328,12 @@ async fn a_dead_letter_read_before_its_failed_result_stays_dead_lettered() -> Re
         }),
         ..Default::default()
     };
-    feed.handle(&record(
-        "dlq.connector_sink.v1",
+    feed.handle(&sink_dead_letter(
         1,
-        cmd.encode_to_vec(),
-        vec![
-            ("dlq_source_topic", "sink.quickbooks_online.commands.v1"),
-            ("dlq_stage", "connector_sink"),
-            ("dlq_error_class", "validation"),
-            ("dlq_error_message", "the item does not exist"),
-            ("dlq_attempts", "1"),
-        ],
+        &cmd,
+        "validation",
+        "the item does not exist",
+        1,
     ))
     .await?;
     feed.handle(&record(

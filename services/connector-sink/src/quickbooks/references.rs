@@ -719,13 +719,10 @@ impl QboConnector {
             match self.batcher.write(op).await {
                 Ok(w) => {
                     let id = str_of(&w.entity, "Id").to_string();
-                    let qty = match w.entity.get("QtyOnHand") {
-                        Some(Value::Number(n)) => Some(n.to_string()),
-                        Some(Value::String(q)) => Some(q.clone()),
-                        _ => None,
-                    };
-                    if let (true, Some(qty)) = (w.entity["TrackQtyOnHand"] == json!(true), qty) {
-                        self.store.seed_stock_baseline(conn, &id, &qty).await?;
+                    if let Some(qty) = super::stock_watch::tracked_qty(&w.entity) {
+                        self.store
+                            .seed_stock_baseline(conn, &id, &qty.to_string())
+                            .await?;
                     }
                     self.store
                         .put(

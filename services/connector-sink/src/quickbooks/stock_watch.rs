@@ -100,10 +100,16 @@ fn text(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
-fn item_of(row: &Value) -> Option<ItemQty> {
+/// The quantity on hand of a QuickBooks item row, if QuickBooks tracks it.
+pub(super) fn tracked_qty(row: &Value) -> Option<Decimal> {
     if row.get("TrackQtyOnHand").and_then(Value::as_bool) != Some(true) {
         return None;
     }
+    decimal(row.get("QtyOnHand"))
+}
+
+fn item_of(row: &Value) -> Option<ItemQty> {
+    let qty = tracked_qty(row)?;
     let sku = match text(row, "Sku") {
         s if s.trim().is_empty() => text(row, "Name"),
         s => s,
@@ -111,7 +117,7 @@ fn item_of(row: &Value) -> Option<ItemQty> {
     Some(ItemQty {
         id: text(row, "Id"),
         sku: sku.trim().to_string(),
-        qty: decimal(row.get("QtyOnHand"))?,
+        qty,
     })
 }
 
